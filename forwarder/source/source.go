@@ -1,0 +1,60 @@
+// Package source defines what the forwarding pipeline consumes: a Source
+// yields Batches of Records, each batch carrying the opaque cursor that
+// follows it. Mimecast API 2.0 and API 1.0 are two implementations (see
+// package mimecast); the pipeline knows nothing else about them.
+package source
+
+import (
+	"context"
+	"time"
+)
+
+// Record is one Mimecast event, ready to be formatted.
+//
+// The byte slices are only valid during the callback that receives the
+// record: sources reuse their buffers. Copy them to keep them.
+type Record struct {
+	// Type is the canonical Mimecast log type in API 2.0 spelling:
+	// "receipt", "process", "delivery", "av", "spam",
+	// "internal email protect", "impersonation protect", "url protect",
+	// "attachment protect" or "journal" (see mimecast.Types).
+	Type string
+	// Time is the event's own time. The zero value means the event carried
+	// no usable time; formatters then use the time of processing.
+	Time time.Time
+	// JSON is the event as one compact JSON object (no insignificant
+	// whitespace, so no raw LF, CR or NUL), with every original field
+	// unchanged.
+	JSON []byte
+	// Raw is the original record as received, when the source has a
+	// textual form worth forwarding verbatim (API 1.0 key_value lines);
+	// nil otherwise.
+	Raw []byte
+}
+
+// Batch is one unit of fetched data together with the cursor that follows
+// it. A batch is committed only after every one of its records was
+// delivered; if delivery fails the pipeline fetches the same cursor again.
+type Batch interface {
+	// Records streams the batch's records to fn in order. Bad records and
+	// unreadable files are counted and logged by the source and skipped;
+	// they do not stop the stream. An error returned by fn stops the stream
+	// and is returned unchanged (test it with errors.Is).
+	Records(ctx context.Context, fn func(*Record) error) error
+	// Cursor is the opaque cursor to commit once every record was delivered.
+	Cursor() []byte
+	// CaughtUp reports whether the API said there is nothing more to fetch
+	// after this batch for now.
+	CaughtUp() bool
+}
+
+// Source produces the batches of one stream (for API 2.0, one event type).
+type Source interface {
+	// Stream names the stream. It keys the cursor file, labels metrics and
+	// tags logs, so it must be stable and made of [a-z0-9_-] only.
+	Stream() string
+	// Fetch returns the batch that follows cursor. A nil cursor means the
+	// stream has never been committed: the source starts from its
+	// configured look-back.
+	Fetch(ctx context.Context, cursor []byte) (Batch, error)
+}
