@@ -20,10 +20,10 @@ const Namespace = "mimecast_forwarder"
 
 // Values of the "endpoint" label of the API metrics.
 const (
-	EndpointToken     = "oauth_token"    // API 2.0 POST /oauth/token
-	EndpointBatchList = "batch_list"     // API 2.0 GET /siem/v1/batch/events/cg
-	EndpointBatchFile = "batch_file"     // API 2.0 presigned batch file download
-	EndpointSIEMLogs  = "get_siem_logs"  // API 1.0 POST /api/audit/get-siem-logs
+	EndpointToken     = "oauth_token"   // API 2.0 POST /oauth/token
+	EndpointBatchList = "batch_list"    // API 2.0 GET /siem/v1/batch/events/cg
+	EndpointBatchFile = "batch_file"    // API 2.0 presigned batch file download
+	EndpointSIEMLogs  = "get_siem_logs" // API 1.0 POST /api/audit/get-siem-logs
 )
 
 // Values of the "reason" label of records_skipped_total, files_skipped_total,
