@@ -6,6 +6,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -42,11 +43,18 @@ type Batch interface {
 	// and is returned unchanged (test it with errors.Is).
 	Records(ctx context.Context, fn func(*Record) error) error
 	// Cursor is the opaque cursor to commit once every record was delivered.
+	// It is a JSON document (the checkpoint store keeps it as such). It is
+	// only valid after Records returned nil: a source may learn it while
+	// reading (API 1.0 returns the next token with the file).
 	Cursor() []byte
 	// CaughtUp reports whether the API said there is nothing more to fetch
-	// after this batch for now.
+	// after this batch for now. Like Cursor, valid after Records returned nil.
 	CaughtUp() bool
 }
+
+// A Batch that holds resources (a spooled download, say) also implements
+// io.Closer; the pipeline closes it when it is done with it, whatever the
+// outcome.
 
 // Source produces the batches of one stream (for API 2.0, one event type).
 type Source interface {
@@ -57,4 +65,28 @@ type Source interface {
 	// stream has never been committed: the source starts from its
 	// configured look-back.
 	Fetch(ctx context.Context, cursor []byte) (Batch, error)
+}
+
+// PermanentError marks a fetch error that retrying cannot fix (the API
+// refused the stored cursor, say). The pipeline stops the stream with a
+// clear error instead of retrying it.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err as a PermanentError; nil stays nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+// IsPermanent reports whether err is or wraps a PermanentError.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
 }
