@@ -51,6 +51,7 @@ type Metrics struct {
 	RecordsShrunk    *prometheus.CounterVec // stream
 	FilesSkipped     *prometheus.CounterVec // stream, reason
 	FilesFetched     *prometheus.CounterVec // stream
+	UnknownType      *prometheus.CounterVec // stream: records forwarded under a type the source did not recognise (API 1.0 zip member prefix)
 	Batches          *prometheus.CounterVec // stream: batches fully delivered and committed
 	BatchRetries     *prometheus.CounterVec // stream: batches sent again after a delivery failure
 	StreamErrors     *prometheus.CounterVec // stream, reason
@@ -102,6 +103,7 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 		RecordsShrunk:    counterVec("records_shrunk_total", "Records whose message was shrunk to fit the maximum message size, per stream.", "stream"),
 		FilesSkipped:     counterVec("files_skipped_total", "Batch files that were skipped (wholly or from the point of damage), per stream and reason.", "stream", "reason"),
 		FilesFetched:     counterVec("files_fetched_total", "Batch files downloaded, per stream.", "stream"),
+		UnknownType:      counterVec("records_unknown_type_total", "Records forwarded under a log type derived from an unrecognised file name (API 1.0 zip member prefix), per stream.", "stream"),
 		Batches:          counterVec("batches_total", "Batches fully delivered and committed, per stream.", "stream"),
 		BatchRetries:     counterVec("batch_retries_total", "Batches fetched and sent again because delivery failed part way, per stream.", "stream"),
 		StreamErrors:     counterVec("stream_errors_total", "Errors that interrupted a stream, per stream and reason.", "stream", "reason"),
@@ -144,7 +146,7 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 		reg.MustRegister(
 			collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-			m.RecordsForwarded, m.RecordsSkipped, m.RecordsShrunk, m.FilesSkipped, m.FilesFetched,
+			m.RecordsForwarded, m.RecordsSkipped, m.RecordsShrunk, m.FilesSkipped, m.FilesFetched, m.UnknownType,
 			m.Batches, m.BatchRetries, m.StreamErrors, m.LastEvent, m.CaughtUp, m.LastPoll,
 			m.CursorCommits, m.CursorFailures,
 			m.APIRequests, m.APIDuration, m.APIRetries, m.APIRateLimited, m.APIRateLimitWait,
@@ -163,6 +165,7 @@ func (m *Metrics) InitStream(stream string) {
 	m.RecordsForwarded.WithLabelValues(stream)
 	m.RecordsShrunk.WithLabelValues(stream)
 	m.FilesFetched.WithLabelValues(stream)
+	m.UnknownType.WithLabelValues(stream)
 	m.Batches.WithLabelValues(stream)
 	m.BatchRetries.WithLabelValues(stream)
 	m.CursorCommits.WithLabelValues(stream)

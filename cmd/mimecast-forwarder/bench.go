@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
+)
+
+// cmdBench measures the forwarder end to end as users run it: it starts
+// the simulator (`simulate`) and the forwarder (`run --once`) as child
+// processes of this binary, receives the syslog stream itself on a loopback
+// TCP listener, and prints records/s (wall clock and per CPU-second of the
+// forwarder process) and the forwarder's peak RSS.
+func cmdBench(ctx context.Context, args []string, e env) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	records := fs.Int("records", 1_000_000, "records to push (rounded up to whole files)")
+	perFile := fs.Int("records-per-file", 10_000, "records per simulated batch file (raise it to show that memory does not grow with file size)")
+	types := fs.Int("types", len(mimecast.Types), "number of event types (streams) to spread the records over")
+	procs := fs.Int("gomaxprocs", 1, "GOMAXPROCS of the forwarder process (1 = one core)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *records < 1 || *perFile < 1 || *types < 1 || *types > len(mimecast.Types) || *procs < 1 {
+		return &configError{err: fmt.Errorf("bench: --records, --records-per-file, --gomaxprocs must be ≥ 1 and --types 1..%d", len(mimecast.Types))}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench: find own executable: %w", err)
+	}
+	filesPerType := (*records + *perFile**types - 1) / (*perFile * *types)
+	cadence := simulator.DefaultCadence
+	history := time.Duration(filesPerType) * cadence
+	typeList := mimecast.Types[:*types]
+
+	// Sink: counts LF-terminated messages.
+	sink, err := newLineSink()
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+
+	simAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+	sim := exec.CommandContext(ctx, exe, "simulate", "--listen", simAddr, "--log-level", "warn",
+		"--history", history.String(), "--live-interval", "-1s", "--records-per-file", strconv.Itoa(*perFile),
+		"--rate-limit", "-1", "--types", joinTypes(typeList))
+	sim.Stderr = e.stderr
+	if err := sim.Start(); err != nil {
+		return fmt.Errorf("bench: start simulator: %w", err)
+	}
+	defer func() {
+		_ = sim.Process.Signal(syscall.SIGTERM)
+		_ = sim.Wait()
+	}()
+	if err := waitListening(ctx, simAddr, 10*time.Second); err != nil {
+		return fmt.Errorf("bench: simulator: %w", err)
+	}
+
+	state, err := os.MkdirTemp("", "mimecast-forwarder-bench-")
+	if err != nil {
+		return fmt.Errorf("bench: state directory: %w", err)
+	}
+	defer os.RemoveAll(state)
+	fwd := exec.CommandContext(ctx, exe, "run", "--once")
+	fwd.Env = append(os.Environ(),
+		"GOMAXPROCS="+strconv.Itoa(*procs),
+		"MIMECAST_API=v2",
+		"MIMECAST_BASE_URL=http://"+simAddr,
+		"MIMECAST_CLIENT_ID="+simulator.DefaultClientID,
+		"MIMECAST_CLIENT_SECRET="+simulator.DefaultClientSecret,
+		"MIMECAST_TYPES="+joinTypes(typeList),
+		"MIMECAST_LOOKBACK="+(history+2*cadence).String(),
+		"MIMECAST_REQUESTS_PER_MINUTE=0",
+		"SYSLOG_ADDRESS=tcp://"+sink.Addr(),
+		"STATE_DIR="+state,
+		"METRICS_ADDRESS=",
+		"LOG_LEVEL=warn",
+	)
+	fwd.Stderr = e.stderr
+	fmt.Fprintf(e.stdout, "bench: %d types × %d files × %d records = %d records, forwarder GOMAXPROCS=%d\n",
+		*types, filesPerType, *perFile, *types*filesPerType**perFile, *procs)
+	start := time.Now()
+	if err := fwd.Run(); err != nil {
+		return fmt.Errorf("bench: forwarder: %w", err)
+	}
+	wall := time.Since(start)
+	got := sink.WaitQuiet(2 * time.Second)
+
+	ru, _ := fwd.ProcessState.SysUsage().(*syscall.Rusage)
+	var cpu time.Duration
+	var rssMiB float64
+	if ru != nil {
+		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		rssMiB = float64(ru.Maxrss) / 1024 // Linux reports KiB
+	}
+	fmt.Fprintf(e.stdout, "records received:        %d\n", got)
+	fmt.Fprintf(e.stdout, "wall time:               %.2f s\n", wall.Seconds())
+	fmt.Fprintf(e.stdout, "records/s (wall):        %.0f\n", float64(got)/wall.Seconds())
+	if cpu > 0 {
+		fmt.Fprintf(e.stdout, "forwarder CPU time:      %.2f s\n", cpu.Seconds())
+		fmt.Fprintf(e.stdout, "records per CPU-second:  %.0f\n", float64(got)/cpu.Seconds())
+	}
+	fmt.Fprintf(e.stdout, "forwarder peak RSS:      %.1f MiB\n", rssMiB)
+	fmt.Fprintf(e.stdout, "bytes received:          %d (%.0f B/record)\n", sink.Bytes(), float64(sink.Bytes())/float64(max(got, 1)))
+	want := int64(*types * filesPerType * *perFile)
+	if got < want {
+		return fmt.Errorf("bench: received %d records, want at least %d", got, want)
+	}
+	return nil
+}
+
+func joinTypes(types []string) string {
+	var b bytes.Buffer
+	for i, t := range types {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(t)
+	}
+	return b.String()
+}
+
+// freeLoopbackAddr returns a 127.0.0.1 address with a port free right now.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func waitListening(ctx context.Context, addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not listening after %s: %w", addr, timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// lineSink accepts TCP connections and counts LF-terminated lines.
+type lineSink struct {
+	ln    net.Listener
+	lines atomic.Int64
+	bytes atomic.Int64
+	last  atomic.Int64 // unix nanoseconds of the last read
+	wg    sync.WaitGroup
+}
+
+func newLineSink() (*lineSink, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("bench: sink: %w", err)
+	}
+	s := &lineSink{ln: ln}
+	s.wg.Go(s.accept)
+	return s, nil
+}
+
+func (s *lineSink) Addr() string { return s.ln.Addr().String() }
+
+func (s *lineSink) accept() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Go(func() {
+			defer c.Close()
+			r := bufio.NewReaderSize(c, 256<<10)
+			buf := make([]byte, 256<<10)
+			for {
+				n, err := r.Read(buf)
+				if n > 0 {
+					s.lines.Add(int64(bytes.Count(buf[:n], []byte{'\n'})))
+					s.bytes.Add(int64(n))
+					s.last.Store(time.Now().UnixNano())
+				}
+				if err != nil {
+					if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+						fmt.Fprintln(os.Stderr, "bench: sink:", err)
+					}
+					return
+				}
+			}
+		})
+	}
+}
+
+// WaitQuiet waits until nothing arrived for quiet, then returns the count.
+func (s *lineSink) WaitQuiet(quiet time.Duration) int64 {
+	for time.Since(time.Unix(0, s.last.Load())) < quiet {
+		time.Sleep(quiet / 10)
+	}
+	return s.lines.Load()
+}
+
+func (s *lineSink) Bytes() int64 { return s.bytes.Load() }
+
+func (s *lineSink) Close() error {
+	err := s.ln.Close()
+	s.wg.Wait()
+	return err
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/checkpoint"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/transport"
+	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api1"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api2"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
+)
+
+// budgetBurst is how many API requests may go at once before the budget
+// spaces them.
+const budgetBurst = 10
+
+// cmdRun runs the daemon; with demo it first starts the built-in simulator
+// and points the forwarder at it.
+func cmdRun(ctx context.Context, args []string, e env, demo bool) error {
+	name := "run"
+	if demo {
+		name = "demo"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	v, err := parseSettings(fs, args, e.getenv)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(e.stderr, v["LOG_LEVEL"], v["LOG_FORMAT"])
+	if err != nil {
+		return &configError{err: err}
+	}
+	if demo {
+		sim, err := startDemoSimulator(ctx, log)
+		if err != nil {
+			return err
+		}
+		defer sim.Close()
+		useSimulator(v, sim)
+		if v["STATE_DIR"] == defaultOf("STATE_DIR") {
+			dir, err := os.MkdirTemp("", "mimecast-forwarder-demo-")
+			if err != nil {
+				return fmt.Errorf("demo: state directory: %w", err)
+			}
+			defer os.RemoveAll(dir)
+			v["STATE_DIR"] = dir
+		}
+		log.Info("demo: forwarding the built-in Mimecast simulator's events", "simulator", sim.URL(), "state_dir", v["STATE_DIR"])
+	}
+	cfg, err := buildConfig(v, e, demo)
+	if err != nil {
+		return err
+	}
+	log.Info("mimecast-forwarder starting", append([]any{"version", version, "command", name}, v.redacted()...)...)
+	return serve(ctx, cfg, e, log)
+}
+
+// defaultOf returns the default value of a setting.
+func defaultOf(env string) string {
+	for _, s := range settings {
+		if s.Env == env {
+			return s.Default
+		}
+	}
+	return ""
+}
+
+// startDemoSimulator serves the simulator on a free loopback port with a
+// small history (two hours) so that `demo --once` ends quickly.
+func startDemoSimulator(_ context.Context, log *slog.Logger) (*simulator.Simulator, error) {
+	sim, err := simulator.NewServer(simulator.Options{
+		History: demoHistory,
+		Logger:  log.With("component", "simulator"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo: start simulator: %w", err)
+	}
+	return sim, nil
+}
+
+// useSimulator points the Mimecast settings at sim (API 2.0).
+func useSimulator(v values, sim *simulator.Simulator) {
+	id, secret := sim.Credentials()
+	for _, k := range []string{"MIMECAST_APP_ID", "MIMECAST_APP_KEY", "MIMECAST_ACCESS_KEY", "MIMECAST_SECRET_KEY",
+		"MIMECAST_APP_ID_FILE", "MIMECAST_APP_KEY_FILE", "MIMECAST_ACCESS_KEY_FILE", "MIMECAST_SECRET_KEY_FILE", "MIMECAST_CLIENT_SECRET_FILE"} {
+		v[k] = ""
+	}
+	v["MIMECAST_API"] = apiV2
+	v["MIMECAST_BASE_URL"] = sim.URL()
+	v["MIMECAST_CLIENT_ID"] = id
+	v["MIMECAST_CLIENT_SECRET"] = secret
+}
+
+// serve wires the components and runs the forwarder until ctx is done (or,
+// with --once, until every stream is caught up).
+func serve(ctx context.Context, cfg *config, e env, log *slog.Logger) error {
+	store, err := checkpoint.Open(cfg.StateDir, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, version, revision)
+
+	metricsCtx, stopMetrics := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() {
+		stopMetrics()
+		wg.Wait()
+	}()
+	var srv *metrics.Server
+	if cfg.MetricsAddress != "" {
+		srv, err = metrics.NewServer(cfg.MetricsAddress, reg, reg, log)
+		if err != nil {
+			return err
+		}
+		wg.Go(func() {
+			if err := srv.Serve(metricsCtx); err != nil {
+				log.Error("metrics server stopped", "err", err)
+			}
+		})
+		log.Info("serving metrics", "address", srv.Addr())
+	}
+
+	formatter, err := syslogfmt.New(cfg.Format)
+	if err != nil {
+		return &configError{err: err}
+	}
+	var sender forwarder.Sender
+	if cfg.Stdout {
+		sender = forwarder.NewWriterSender(e.stdout)
+	} else {
+		ts, err := transport.New(cfg.Transport, m, log)
+		if err != nil {
+			return err
+		}
+		defer ts.Close()
+		sender = ts
+	}
+	sources, err := buildSources(cfg, m, log)
+	if err != nil {
+		return err
+	}
+	fwd, err := forwarder.New(cfg.Pipeline, sources, formatter, sender, store, m, log)
+	if err != nil {
+		return err
+	}
+	if srv != nil {
+		srv.SetReadyCheck(func() error {
+			for stream, st := range fwd.Status() {
+				if st.Err != nil {
+					return fmt.Errorf("stream %s stopped: %v", stream, st.Err)
+				}
+			}
+			return nil
+		})
+		srv.SetReady(true)
+	}
+	runErr := fwd.Run(ctx)
+	logSummary(log, fwd.Status())
+	if runErr != nil {
+		return runErr
+	}
+	if ctx.Err() != nil {
+		log.Info("stopped on signal; every committed cursor is on disk")
+	}
+	return nil
+}
+
+// buildSources creates the sources of the configured API, sharing one
+// request budget.
+func buildSources(cfg *config, m *metrics.Metrics, log *slog.Logger) ([]source.Source, error) {
+	cc := cfg.Client
+	cc.Budget = mimecast.NewBudget(cfg.RequestsPerMinute, budgetBurst)
+	switch cfg.API {
+	case apiV2:
+		v2 := cfg.V2
+		v2.Client = cc
+		return api2.NewSources(v2, m, log.With("api", "2.0"))
+	case apiV1:
+		client, err := api1.NewClient(cfg.V1, cc, m, log.With("api", "1.0"))
+		if err != nil {
+			return nil, err
+		}
+		src, err := api1.NewSource(cfg.V1, client, m, log.With("api", "1.0"))
+		if err != nil {
+			return nil, err
+		}
+		return []source.Source{src}, nil
+	}
+	return nil, errors.New("no Mimecast API selected")
+}
+
+func logSummary(log *slog.Logger, status map[string]forwarder.StreamStatus) {
+	streams := make([]string, 0, len(status))
+	for s := range status {
+		streams = append(streams, s)
+	}
+	sort.Strings(streams)
+	var total uint64
+	for _, s := range streams {
+		st := status[s]
+		total += st.Records
+		attrs := []any{"stream", s, "records", st.Records, "batches", st.Batches, "caught_up", st.CaughtUp}
+		if st.Err != nil {
+			attrs = append(attrs, "err", st.Err)
+		}
+		log.Info("stream summary", attrs...)
+	}
+	log.Info("forwarded", "records", total, "streams", len(streams))
+}

@@ -1,0 +1,95 @@
+package syslogfmt
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leodido/go-syslog/v4/rfc5424"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
+)
+
+// FuzzAppend checks, for arbitrary JSON objects, raw lines, types, times and
+// limits in the Wazuh range (480–65535): the message never holds LF, CR or
+// NUL, never exceeds the limit, always parses as strict RFC 5424, and in
+// json mode MSG is always valid JSON naming the type; unshrunk messages
+// carry the original bytes. Seeds: every real sample (added below) plus
+// testdata/fuzz/FuzzAppend.
+func FuzzAppend(f *testing.F) {
+	for i, s := range loadSamples(f) {
+		f.Add(s.rec.JSON, s.rec.Raw, s.rec.Type, s.rec.Time.UnixMilli(), uint16(i*1000), i%2 == 0)
+	}
+	f.Add([]byte(`{"a":"`+strings.Repeat(`\u00e9\ud83d\ude00\"é`, 400)+`"}`), []byte(nil), "url protect", int64(0), uint16(700), false)
+	f.Add([]byte(`{}`), []byte("a=b\r\n\x00|c=\\d\\"), "receipt", int64(-62135596800001), uint16(0), true)
+
+	parser := rfc5424.NewParser()
+	f.Fuzz(func(t *testing.T, js, raw []byte, typ string, ms int64, maxSel uint16, rawMode bool) {
+		if len(js) > 0 {
+			var buf bytes.Buffer
+			if json.Compact(&buf, js) != nil || buf.Len() < 2 || buf.Bytes()[0] != '{' {
+				return // source.Record.JSON is always a compact object
+			}
+			js = buf.Bytes()
+		}
+		c := testConfig()
+		c.MaxMessageBytes = MinMessageBytes + int(maxSel)%(65536-MinMessageBytes)
+		if rawMode {
+			c.Body = BodyRaw
+		}
+		fm, err := New(c)
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		r := &source.Record{Type: typ, Time: time.UnixMilli(ms), JSON: js, Raw: raw}
+		out, shrunk, err := fm.Append(nil, r)
+		if err != nil {
+			t.Fatalf("Append: %v", err)
+		}
+		if i := bytes.IndexAny(out, "\n\r\x00"); i >= 0 {
+			t.Fatalf("forbidden byte %q at %d", out[i], i)
+		}
+		if bytes.Contains(out, utf8BOM) && !bytes.Contains(js, utf8BOM) && !bytes.Contains(raw, utf8BOM) && !strings.Contains(typ, string(utf8BOM)) {
+			t.Fatal("BOM added")
+		}
+		if len(out) > c.MaxMessageBytes {
+			t.Fatalf("%d bytes > limit %d", len(out), c.MaxMessageBytes)
+		}
+		pm, err := parser.Parse(out)
+		if err != nil {
+			t.Fatalf("RFC5424 parse: %v\n%.300q", err, out)
+		}
+		m := pm.(*rfc5424.SyslogMessage)
+		if wantID := MsgID(typ); m.MsgID == nil && wantID != "-" || m.MsgID != nil && *m.MsgID != wantID {
+			t.Fatalf("MSGID %v for type %q", m.MsgID, typ)
+		}
+		msg := msgOf(m)
+		if rawMode && len(trimBOM(raw)) > 0 {
+			if !shrunk && msg != strings.NewReplacer("\n", " ", "\r", " ", "\x00", " ").Replace(string(trimBOM(raw))) {
+				t.Fatalf("raw MSG changed")
+			}
+			return
+		}
+		if !json.Valid([]byte(msg)) {
+			t.Fatalf("MSG is not valid JSON: %.300q", msg)
+		}
+		var top struct {
+			Mimecast struct {
+				LogType string `json:"logType"`
+			} `json:"mimecast"`
+		}
+		if err := json.Unmarshal([]byte(msg), &top); err != nil {
+			t.Fatalf("MSG: %v", err)
+		}
+		if !strings.HasPrefix(msg, `{"mimecast":{"logType":"`) {
+			t.Fatalf("MSG prefix %.60q", msg)
+		}
+		if !shrunk && len(js) > 2 && !strings.Contains(msg, string(js[1:len(js)-1])) {
+			t.Fatal("original bytes not preserved")
+		}
+		if shrunk && !markerRE.MatchString(msg) {
+			t.Fatalf("shrunk without marker: %.300q", msg)
+		}
+	})
+}

@@ -1,0 +1,274 @@
+package syslogfmt
+
+import (
+	"bytes"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
+)
+
+// Syslog severities used by Severity (RFC 5424 §6.2.1).
+const (
+	SeverityWarning       = 4
+	SeverityNotice        = 5
+	SeverityInformational = 6
+)
+
+// Severity returns the syslog severity of r according to the table in the
+// package documentation. It reads only top-level fields of r.JSON, with
+// case-sensitive names, in one pass and without allocating.
+func Severity(r *source.Record) int {
+	switch r.Type {
+	case "spam":
+		return SeverityNotice
+	case "av", "url protect", "attachment protect", "impersonation protect",
+		"internal email protect", "receipt", "process", "delivery":
+	default:
+		return SeverityInformational
+	}
+	var f fields
+	f.scan(r.JSON)
+	switch r.Type {
+	case "av":
+		if present(f.virus) {
+			return SeverityWarning
+		}
+		return SeverityNotice
+	case "url protect":
+		if oneOf(f.action, "block", "blocked") || oneOf(f.blockReason, "malicious") || oneOf(f.urlCategory, "blocked") {
+			return SeverityWarning
+		}
+		return SeverityInformational
+	case "attachment protect":
+		if oneOf(f.result, "safe", "clean") {
+			return SeverityInformational
+		}
+		return SeverityWarning
+	case "impersonation protect":
+		if oneOf(f.taggedMalicious, "true") {
+			return SeverityWarning
+		}
+		return SeverityNotice
+	case "internal email protect":
+		if present(f.urlCategory) || present(f.scanResult) || present(f.virus) {
+			return SeverityWarning
+		}
+		return SeverityNotice
+	case "receipt":
+		if contains(f.rejectionType, "virus") || contains(f.rejectionType, "malicious") {
+			return SeverityWarning
+		}
+		if oneOf(f.action, "rej") || spamVerdict(f.spamDetail) {
+			return SeverityNotice
+		}
+		return SeverityInformational
+	case "process":
+		if oneOf(f.action, "hld", "hold") {
+			return SeverityNotice
+		}
+		return SeverityInformational
+	case "delivery":
+		if oneOf(f.delivered, "false") || present(f.rejectionType) {
+			return SeverityNotice
+		}
+		return SeverityInformational
+	}
+	return SeverityInformational
+}
+
+// spamVerdict reports whether a spamProcessingDetail value (a nested
+// object, or the same object as an escaped JSON string) holds the verdict
+// "decision":"SPAM".
+func spamVerdict(v []byte) bool {
+	for {
+		i := bytes.Index(v, []byte("decision"))
+		if i < 0 {
+			return false
+		}
+		v = v[i+len("decision"):]
+		if bytes.HasPrefix(v, []byte(`":"SPAM"`)) || bytes.HasPrefix(v, []byte(`\":\"SPAM\"`)) {
+			return true
+		}
+	}
+}
+
+// fields holds the raw values (string content without quotes, or the
+// literal) of the top-level fields Severity looks at; nil when absent.
+type fields struct {
+	action, virus, urlCategory, blockReason, result, taggedMalicious,
+	scanResult, rejectionType, delivered, spamDetail []byte
+}
+
+func (f *fields) scan(obj []byte) {
+	it := fieldIter{b: obj}
+	for {
+		k, v, ok := it.next()
+		if !ok {
+			return
+		}
+		switch string(k) {
+		case "action", "Act", "Action":
+			f.action = v
+		case "virusFound", "Virus":
+			f.virus = v
+		case "urlCategory", "UrlCategory":
+			f.urlCategory = v
+		case "blockReason", "reason":
+			f.blockReason = v
+		case "result", "Result":
+			f.result = v
+		case "taggedMalicious", "TaggedMalicious":
+			f.taggedMalicious = v
+		case "scanResults", "ScanResultInfo":
+			f.scanResult = v
+		case "rejectionType", "RejType":
+			f.rejectionType = v
+		case "delivered", "Delivered":
+			f.delivered = v
+		case "spamProcessingDetail", "SpamProcessingDetail":
+			f.spamDetail = v
+		}
+	}
+}
+
+// present reports a value that is neither absent, null, "", "null" nor "-".
+func present(v []byte) bool {
+	return v != nil && len(v) > 0 && !bytes.Equal(v, []byte("null")) && !bytes.Equal(v, []byte("-"))
+}
+
+// oneOf reports whether v equals one of the words, ASCII case-insensitively.
+func oneOf(v []byte, words ...string) bool {
+	for _, w := range words {
+		if len(v) == len(w) && bytes.EqualFold(v, []byte(w)) {
+			return true
+		}
+	}
+	return false
+}
+
+// contains reports whether v contains the lower-case ASCII word,
+// case-insensitively.
+func contains(v []byte, word string) bool {
+	for i := 0; i+len(word) <= len(v); i++ {
+		if bytes.EqualFold(v[i:i+len(word)], []byte(word)) {
+			return true
+		}
+	}
+	return false
+}
+
+// fieldIter walks the top-level members of a compact JSON object without
+// decoding it. On malformed input it stops early; it never panics.
+type fieldIter struct {
+	b []byte
+	i int
+}
+
+// next returns the next member's key and value. Keys are the raw bytes
+// between the quotes (escapes not decoded, so a key spelled with escapes
+// never matches). String values are returned without their quotes (still
+// escaped), other values as their literal text.
+func (it *fieldIter) next() (key, val []byte, ok bool) {
+	b := it.b
+	i := it.i
+	if i == 0 {
+		if len(b) == 0 || b[0] != '{' {
+			return nil, nil, false
+		}
+		i = 1
+	}
+	if i < len(b) && b[i] == ',' {
+		i++
+	}
+	if i >= len(b) || b[i] != '"' {
+		it.i = len(b)
+		return nil, nil, false
+	}
+	end := skipString(b, i)
+	if end < 0 || end >= len(b) || b[end] != ':' {
+		it.i = len(b)
+		return nil, nil, false
+	}
+	key = b[i+1 : end-1]
+	i = end + 1
+	vend := skipValue(b, i)
+	if vend < 0 {
+		it.i = len(b)
+		return nil, nil, false
+	}
+	val = b[i:vend]
+	if len(val) >= 2 && val[0] == '"' {
+		val = val[1 : len(val)-1]
+	}
+	it.i = vend
+	return key, val, true
+}
+
+// skipString returns the index after the closing quote of the string that
+// starts at b[i] == '"', or -1.
+func skipString(b []byte, i int) int {
+	// A byte loop beats bytes.IndexByte on the short strings of Mimecast
+	// events; long runs without a quote or backslash switch to IndexByte.
+	for j := i + 1; j < len(b); {
+		switch b[j] {
+		case '"':
+			return j + 1
+		case '\\':
+			j += 2
+			continue
+		}
+		j++
+		if j-i > 64 {
+			k := bytes.IndexByte(b[j:], '"')
+			if k < 0 {
+				return -1
+			}
+			if bs := bytes.IndexByte(b[j:j+k], '\\'); bs >= 0 {
+				j += bs // escapes ahead: continue byte by byte from there
+				i = j
+				continue
+			}
+			return j + k + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index after the JSON value starting at b[i], or -1.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); {
+			switch b[j] {
+			case '"':
+				j = skipString(b, j)
+				if j < 0 {
+					return -1
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+			j++
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' {
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
+}

@@ -1,0 +1,120 @@
+package syslogfmt
+
+import (
+	"testing"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
+)
+
+func TestSeverityTable(t *testing.T) {
+	tests := []struct {
+		typ, js string
+		want    int
+	}{
+		{"av", `{"virusFound":"bad.virus.found"}`, 4},
+		{"av", `{"Virus":"Anomali:Phishing"}`, 4},
+		{"av", `{"virusFound":null}`, 5},
+		{"av", `{"virusFound":""}`, 5},
+		{"av", `{"virusfound":"x"}`, 5}, // names are case-sensitive
+		{"av", `{}`, 5},
+		{"url protect", `{"action":"Block"}`, 4},
+		{"url protect", `{"action":"blocked"}`, 4},
+		{"url protect", `{"reason":"malicious","urlCategory":"Blocked"}`, 4},
+		{"url protect", `{"urlCategory":"Blocked"}`, 4},
+		{"url protect", `{"blockReason":"Malicious","action":"Allow"}`, 4},
+		{"url protect", `{"action":"Allow","urlCategory":"Phishing & Fraud"}`, 6},
+		{"attachment protect", `{"fileName":"x.doc"}`, 4},
+		{"attachment protect", `{"result":"safe"}`, 6},
+		{"attachment protect", `{"Result":"Clean"}`, 6},
+		{"attachment protect", `{"result":"malicious"}`, 4},
+		{"attachment protect", `{"result":"timeout"}`, 4},
+		{"impersonation protect", `{"taggedMalicious":"true"}`, 4},
+		{"impersonation protect", `{"TaggedMalicious":true}`, 4},
+		{"impersonation protect", `{"taggedMalicious":"false","action":"Hold"}`, 5},
+		{"internal email protect", `{"urlCategory":"Dangerous file extension"}`, 4},
+		{"internal email protect", `{"ScanResultInfo":"Blocked URL Category"}`, 4},
+		{"internal email protect", `{"scanResults":null,"urlCategory":null}`, 5},
+		{"receipt", `{"action":"Acc"}`, 6},
+		{"receipt", `{"action":"Rej","rejectionType":"IP Found in RBL"}`, 5},
+		{"receipt", `{"Act":"Rej"}`, 5},
+		{"receipt", `{"action":"Rej","rejectionType":"Malicious QRCode Detection"}`, 4},
+		{"receipt", `{"Act":"Rej","RejType":"Virus Detected"}`, 4},
+		{"receipt", `{"action":"Acc","spamProcessingDetail":"{\"verdict\":{\"decision\":\"SPAM\"}}"}`, 5},
+		{"receipt", `{"action":"Acc","spamProcessingDetail":{"verdict":{"decision":"SPAM"}}}`, 5},
+		{"receipt", `{"action":"Acc","spamProcessingDetail":"{\"verdict\":{\"decision\":\"REQUESTED\"}}"}`, 6},
+		{"receipt", `{"nested":{"action":"Rej"}}`, 6}, // top level only
+		{"receipt", `{"a":"\"action\":\"Rej\""}`, 6},
+		{"process", `{"action":"Hld","holdReason":"Spm"}`, 5},
+		{"process", `{"Act":"Hld"}`, 5},
+		{"process", `{"action":"Acc"}`, 6},
+		{"process", `{"action":"Sdbx"}`, 6},
+		{"delivery", `{"delivered":"true"}`, 6},
+		{"delivery", `{"delivered":"false"}`, 5},
+		{"delivery", `{"Delivered":false}`, 5},
+		{"delivery", `{"delivered":"true","rejectionType":"Recipient rejected"}`, 5},
+		{"delivery", `{"delivered":"true","rejectionType":null}`, 6},
+		{"spam", `{}`, 5},
+		{"journal", `{"action":"Rej"}`, 6},
+		{"unknown", `{"virusFound":"x"}`, 6},
+		{"receipt", `{"action":`, 6}, // malformed: no panic
+		{"receipt", `not json`, 6},
+	}
+	for _, tc := range tests {
+		got := Severity(&source.Record{Type: tc.typ, JSON: []byte(tc.js)})
+		if got != tc.want {
+			t.Errorf("Severity(%s %s) = %d, want %d", tc.typ, tc.js, got, tc.want)
+		}
+	}
+}
+
+// TestSeverityOfRealSamples pins the severity of every real sample.
+func TestSeverityOfRealSamples(t *testing.T) {
+	want := map[string]int{
+		"v2-attachment-protect-1": 4, "v2-attachment-protect-2": 4, "v2-av-3": 4,
+		"v2-delivery-4": 6, "v2-delivery-5": 6, "v2-impersonation-protect-6": 5,
+		"v2-internal-email-protect-7": 4, "v2-journal-8": 6,
+		"v2-process-9": 5, "v2-process-10": 6, "v2-process-11": 6, "v2-process-12": 6,
+		"v2-receipt-13": 6, "v2-receipt-14": 5, "v2-receipt-15": 6, "v2-receipt-16": 4,
+		"v2-spam-17": 5, "v2-receipt-18": 6, "v2-receipt-19": 5, "v2-receipt-20": 6,
+		"v2-url-protect-21": 4, "v2-url-protect-22": 4, "v2-url-protect-23": 4,
+		"v1-demisto-1": 6, "v1-demisto-2": 6, "v1-demisto-3": 6,
+		"v1-elastic-1": 6, "v1-elastic-2": 6, "v1-elastic-3": 6, "v1-elastic-4": 5,
+		"v1-elastic-5": 6, "v1-elastic-6": 4, "v1-elastic-7": 5, "v1-elastic-8": 4,
+		"v1-elastic-9": 4, "v1-elastic-10": 4, "v1-elastic-11": 4, "v1-kv-1": 6,
+	}
+	samples := loadSamples(t)
+	if len(samples) != len(want) {
+		t.Fatalf("%d samples, %d expectations", len(samples), len(want))
+	}
+	for _, s := range samples {
+		w, ok := want[s.name]
+		if !ok {
+			t.Errorf("no expectation for %s", s.name)
+			continue
+		}
+		if got := Severity(&s.rec); got != w {
+			t.Errorf("%s: severity %d, want %d", s.name, got, w)
+		}
+	}
+}
+
+func TestFieldIter(t *testing.T) {
+	it := fieldIter{b: []byte(`{"a":"x\"}","b":{"c":[1,"]"]},"d":null,"e\"f":-1.5e3,"g":[]}`)}
+	var got []string
+	for {
+		k, v, ok := it.next()
+		if !ok {
+			break
+		}
+		got = append(got, string(k)+"="+string(v))
+	}
+	want := []string{`a=x\"}`, `b={"c":[1,"]"]}`, `d=null`, `e\"f=-1.5e3`, `g=[]`}
+	if len(got) != len(want) {
+		t.Fatalf("got %q", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("member %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+}

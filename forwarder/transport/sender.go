@@ -1,0 +1,709 @@
+// Package transport delivers already-formatted syslog messages to the
+// configured receivers (Wazuh remoted, rsyslog, syslog-ng, or the local
+// Wazuh analysisd queue socket).
+//
+// A Sender keeps one connection to the first reachable address. Send writes
+// one message (framed for stream transports) and blocks while no receiver is
+// reachable, redialling with capped exponential backoff: that is the
+// pipeline's backpressure, there is no queue. Confirm makes a batch durable
+// as far as the transport can tell: it flushes the buffer and, for TCP and
+// TLS on Linux, waits until the peer's kernel has acknowledged every byte.
+// The epoch (Epoch) changes whenever a connection is lost; Confirm with an
+// older epoch returns ErrConnectionLost and the caller sends its batch again.
+// A replay ring re-sends the last few seconds of messages after an
+// unexpected disconnect, covering bytes the receiver's kernel acknowledged
+// but the receiver process never read.
+package transport
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
+)
+
+// Errors returned by the Sender.
+var (
+	// ErrConnectionLost means messages sent since the given epoch (or the
+	// message just passed to Send) may not have reached the receiver: the
+	// caller sends them again. The next Send reconnects.
+	ErrConnectionLost = errors.New("syslog connection lost")
+	// ErrAckTimeout means Confirm waited AckTimeout and the receiver had not
+	// acknowledged every byte yet; the connection is kept. Calling Confirm
+	// again continues the wait; sending the batch again is also safe.
+	ErrAckTimeout = errors.New("syslog receiver did not acknowledge in time")
+	// ErrInvalidMessage means Send refused the message (too large, or bytes
+	// that would break the framing or the receiver); nothing was sent.
+	ErrInvalidMessage = errors.New("invalid syslog message")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("syslog sender closed")
+
+	errNoPeerState = errors.New("kernel TCP state not available")
+)
+
+// bufferSize is the write buffer of stream connections.
+const bufferSize = 64 << 10
+
+// Sender writes messages to the first reachable receiver. Its methods are
+// safe for concurrent use.
+type Sender struct {
+	cfg  Config
+	eps  []*receiver
+	log  *slog.Logger
+	lock chan struct{} // a 1-slot semaphore: held for one message, a connect or a flush
+	done chan struct{} // closed by Close
+	once sync.Once
+
+	epoch atomic.Uint64
+
+	// Guarded by lock.
+	cur     *conn
+	lost    bool // a connection was lost unexpectedly and no new one carries the replay yet
+	closed  bool
+	replay  replayRing
+	scratch []byte
+}
+
+// receiver is one configured address with its metric series.
+type receiver struct {
+	endpoint
+	idx         int
+	tls         *tls.Config
+	queueHeader []byte // "1:<escaped location>:" for wazuh-queue
+	dial        net.Dialer
+
+	connected                         prometheus.Gauge
+	connects, reconnects, connErrors  prometheus.Counter
+	writeErrors, messages, bytes, rep prometheus.Counter
+	ackWait                           prometheus.Observer
+}
+
+// conn is one open connection.
+type conn struct {
+	r            *receiver
+	nc           net.Conn        // what messages are written to (TLS, TCP, UDP or unixgram)
+	raw          syscall.RawConn // the TCP socket, nil for datagram transports
+	cw           *countingConn   // the TCP socket, nil for datagram transports
+	w            *bufio.Writer   // nil for datagram transports
+	nextFailback time.Time
+}
+
+// countingConn counts the bytes written to the socket (TLS records included).
+type countingConn struct {
+	net.Conn
+	n atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// New validates c and returns a Sender. It does not connect: the first Send
+// does. m must not be nil.
+func New(c Config, m *metrics.Metrics, log *slog.Logger) (*Sender, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid syslog transport configuration:\n%w", err)
+	}
+	if c.Profile == "" {
+		c.Profile = ProfileWazuh
+	}
+	if c.KeepAlive == 0 {
+		c.KeepAlive = DefaultConfig().KeepAlive
+	}
+	s := &Sender{
+		cfg:    c,
+		log:    log,
+		lock:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		replay: replayRing{window: c.ReplayWindow, maxBytes: c.ReplayMaxBytes},
+	}
+	s.epoch.Store(1)
+	var baseTLS *tls.Config
+	for i, a := range c.Addresses {
+		ep, err := parseEndpoint(a, c)
+		if err != nil {
+			return nil, err
+		}
+		r := &receiver{endpoint: *ep, idx: i}
+		if r.scheme == schemeWazuhQueue {
+			r.queueHeader = wazuhQueueHeader(c.WazuhLocation)
+		}
+		r.dial = net.Dialer{KeepAliveConfig: net.KeepAliveConfig{
+			Enable: true, Idle: c.KeepAlive, Interval: max(c.KeepAlive/3, time.Second), Count: 3,
+		}}
+		if r.scheme == schemeTLS {
+			if baseTLS == nil {
+				if baseTLS, err = loadTLS(c); err != nil {
+					return nil, err
+				}
+				if c.TLSInsecureSkipVerify {
+					log.Warn("TLS certificate verification of the syslog receiver is DISABLED (" + EnvTLSInsecureSkipVerify + "=true): anyone on the path can read and alter the forwarded logs")
+				}
+			}
+			r.tls = baseTLS.Clone()
+			if r.tls.ServerName == "" {
+				host, _, _ := net.SplitHostPort(r.host)
+				r.tls.ServerName = host
+			}
+		}
+		l := r.label
+		m.InitReceiver(l)
+		r.connected = m.ReceiverConnected.WithLabelValues(l)
+		r.connects = m.ReceiverConnects.WithLabelValues(l)
+		r.reconnects = m.ReceiverReconnects.WithLabelValues(l)
+		r.connErrors = m.ReceiverConnectionErrors.WithLabelValues(l)
+		r.writeErrors = m.ReceiverWriteErrors.WithLabelValues(l)
+		r.messages = m.ReceiverMessages.WithLabelValues(l)
+		r.bytes = m.ReceiverBytes.WithLabelValues(l)
+		r.rep = m.ReceiverReplayed.WithLabelValues(l)
+		r.ackWait = m.ReceiverAckWait.WithLabelValues(l)
+		s.eps = append(s.eps, r)
+	}
+	return s, nil
+}
+
+func loadTLS(c Config) (*tls.Config, error) {
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         c.TLSServerName,
+		InsecureSkipVerify: c.TLSInsecureSkipVerify, //nolint:gosec // explicit opt-in, warned about
+	}
+	if c.TLSCAFile != "" {
+		pem, err := os.ReadFile(c.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading the CA file: %w", EnvTLSCAFile, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate found in %s", EnvTLSCAFile, c.TLSCAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if c.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s: loading the client certificate: %w", EnvTLSCertFile, EnvTLSKeyFile, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// Epoch returns the current connection epoch. It changes every time a
+// connection is lost or replaced in a way that may have lost data. Read it
+// before sending a batch and pass it to Confirm.
+func (s *Sender) Epoch() uint64 { return s.epoch.Load() }
+
+func (s *Sender) acquire(ctx context.Context) error {
+	select {
+	case s.lock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the syslog sender: %w", context.Cause(ctx))
+	}
+}
+
+func (s *Sender) release() { <-s.lock }
+
+// Send writes one message (without framing). It blocks while no receiver is
+// reachable and returns the context's error when ctx ends first. It returns
+// ErrInvalidMessage (nothing sent) for a message the profile or transport
+// forbids, and ErrConnectionLost when the write failed: the message and
+// everything since the caller's epoch must be sent again; the next Send
+// reconnects.
+func (s *Sender) Send(ctx context.Context, msg []byte) error {
+	if err := s.checkMessage(msg); err != nil {
+		return err
+	}
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	if s.closed {
+		return ErrClosed
+	}
+	c, err := s.ready(ctx)
+	if err != nil {
+		return err
+	}
+	if err := checkFor(c.r, msg); err != nil {
+		return err
+	}
+	if err := s.write(c, msg); err != nil {
+		s.drop(c, fmt.Errorf("write: %w", err))
+		c.r.writeErrors.Inc()
+		return fmt.Errorf("%w: %s: %w", ErrConnectionLost, c.r.label, err)
+	}
+	s.replay.add(time.Now(), msg)
+	return nil
+}
+
+// checkMessage applies the profile's rules.
+func (s *Sender) checkMessage(msg []byte) error {
+	if len(msg) == 0 {
+		return fmt.Errorf("%w: empty message", ErrInvalidMessage)
+	}
+	if len(msg) > s.cfg.MaxMessageBytes {
+		return fmt.Errorf("%w: %d bytes exceed the maximum of %d (%s)", ErrInvalidMessage, len(msg), s.cfg.MaxMessageBytes, EnvMaxMessageBytes)
+	}
+	if s.cfg.Profile == ProfileWazuh {
+		if i := bytes.IndexAny(msg, "\n\r\x00"); i >= 0 {
+			return fmt.Errorf("%w: byte %d is %q, which Wazuh would split on, keep or truncate at (profile wazuh)", ErrInvalidMessage, i, msg[i])
+		}
+	}
+	return nil
+}
+
+// checkFor applies the transport's rules.
+func checkFor(r *receiver, msg []byte) error {
+	switch {
+	case r.scheme == schemeUDP && len(msg) > UDPMaxMessageBytes:
+		return fmt.Errorf("%w: %d bytes exceed the UDP limit of %d", ErrInvalidMessage, len(msg), UDPMaxMessageBytes)
+	case r.scheme == schemeWazuhQueue && len(msg)+len(r.queueHeader) > WazuhQueueMaxDatagram:
+		return fmt.Errorf("%w: a datagram of %d bytes exceeds the queue limit of %d", ErrInvalidMessage, len(msg)+len(r.queueHeader), WazuhQueueMaxDatagram)
+	case r.framing == FramingLF:
+		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+			return fmt.Errorf("%w: byte %d is LF, which would split the message with LF framing", ErrInvalidMessage, i)
+		}
+	}
+	return nil
+}
+
+// ready returns a usable connection: it checks that the peer of an idle
+// stream connection is still there, returns to the preferred address when
+// due, and connects (with backoff) when there is no connection.
+func (s *Sender) ready(ctx context.Context) (*conn, error) {
+	if c := s.cur; c != nil && c.w != nil && c.w.Buffered() == 0 {
+		if err := s.probe(c); err != nil {
+			s.drop(c, err)
+		} else if c.r.idx > 0 && s.cfg.FailbackAfter > 0 && time.Now().After(c.nextFailback) {
+			s.failback(ctx, c)
+		}
+	} else if c != nil && c.w == nil && c.r.idx > 0 && s.cfg.FailbackAfter > 0 && time.Now().After(c.nextFailback) {
+		s.failback(ctx, c)
+	}
+	if s.cur != nil {
+		return s.cur, nil
+	}
+	return s.connect(ctx)
+}
+
+// probe reports an error when the peer of a stream connection closed or
+// reset it. Receivers never send data.
+func (s *Sender) probe(c *conn) error {
+	gone, err := peerGone(c.raw)
+	if !errors.Is(err, errNoPeerState) {
+		if gone {
+			return err
+		}
+		return nil
+	}
+	// Portable fallback: a 1-byte read that times out at once.
+	if err := c.nc.SetReadDeadline(time.Now()); err != nil {
+		return err
+	}
+	var b [1]byte
+	_, err = c.nc.Read(b[:])
+	_ = c.nc.SetReadDeadline(time.Time{})
+	var ne net.Error
+	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+		return nil
+	}
+	if errors.Is(err, io.EOF) {
+		return errors.New("peer closed the connection")
+	}
+	return err
+}
+
+// connect dials the addresses in order until one works, pausing with capped
+// exponential backoff and jitter between rounds. After an unexpected loss it
+// sends the replay ring first.
+func (s *Sender) connect(ctx context.Context) (*conn, error) {
+	for attempt := 0; ; attempt++ {
+		var errs []error
+		for _, r := range s.eps {
+			c, err := s.dialReceiver(ctx, r)
+			if err == nil {
+				err = s.install(c)
+				if err == nil {
+					return c, nil
+				}
+			}
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("connecting to the syslog receiver: %w", context.Cause(ctx))
+			}
+			select {
+			case <-s.done:
+				return nil, ErrClosed
+			default:
+			}
+			r.connErrors.Inc()
+			errs = append(errs, fmt.Errorf("%s: %w", r.label, err))
+		}
+		d := backoff(s.cfg.BackoffMin, s.cfg.BackoffMax, attempt)
+		s.log.Warn("no syslog receiver reachable, retrying", "retry_in", d, "attempt", attempt+1, "error", errors.Join(errs...).Error())
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("connecting to the syslog receiver: %w", context.Cause(ctx))
+		case <-s.done:
+			t.Stop()
+			return nil, ErrClosed
+		case <-t.C:
+		}
+	}
+}
+
+// backoff returns the pause before round attempt+1: min·2^attempt capped at
+// max, drawn uniformly from its upper half.
+func backoff(lo, hi time.Duration, attempt int) time.Duration {
+	d := lo
+	for i := 0; i < attempt && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// dialReceiver opens one connection (DNS resolved again each time).
+func (s *Sender) dialReceiver(ctx context.Context, r *receiver) (*conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	go func() { // Close interrupts a dial
+		select {
+		case <-s.done:
+			cancel()
+		case <-dctx.Done():
+		}
+	}()
+	c := &conn{r: r}
+	switch r.scheme {
+	case schemeTCP, schemeTLS:
+		nc, err := r.dial.DialContext(dctx, "tcp", r.host)
+		if err != nil {
+			return nil, err
+		}
+		tc := nc.(*net.TCPConn)
+		if c.raw, err = tc.SyscallConn(); err != nil {
+			nc.Close()
+			return nil, err
+		}
+		c.cw = &countingConn{Conn: tc}
+		c.nc = c.cw
+		if r.scheme == schemeTLS {
+			tlc := tls.Client(c.cw, r.tls)
+			if err := tlc.HandshakeContext(dctx); err != nil {
+				nc.Close()
+				return nil, fmt.Errorf("TLS handshake: %w", err)
+			}
+			c.nc = tlc
+		}
+		c.w = bufio.NewWriterSize(c.nc, bufferSize)
+	case schemeUDP:
+		nc, err := r.dial.DialContext(dctx, "udp", r.host)
+		if err != nil {
+			return nil, err
+		}
+		c.nc = nc
+	case schemeWazuhQueue:
+		nc, err := r.dial.DialContext(dctx, "unixgram", r.host)
+		if err != nil {
+			return nil, err
+		}
+		c.nc = nc
+	}
+	return c, nil
+}
+
+// install makes c the current connection and, after a loss, replays the
+// ring into it.
+func (s *Sender) install(c *conn) error {
+	if s.lost && s.replay.enabled() {
+		now := time.Now()
+		entries := s.replay.live(now)
+		for _, e := range entries {
+			if err := s.write(c, e.msg); err != nil {
+				c.nc.Close()
+				c.r.writeErrors.Inc()
+				return fmt.Errorf("replaying: %w", err)
+			}
+		}
+		c.r.rep.Add(float64(len(entries)))
+		if len(entries) > 0 {
+			s.log.Info("replayed recent messages after a lost connection", "receiver", c.r.label, "messages", len(entries))
+		}
+	}
+	c.r.connects.Inc()
+	if s.lost {
+		c.r.reconnects.Inc()
+	}
+	s.lost = false
+	c.r.connected.Set(1)
+	c.nextFailback = time.Now().Add(s.cfg.FailbackAfter)
+	s.cur = c
+	s.log.Info("connected to syslog receiver", "receiver", c.r.label, "epoch", s.epoch.Load())
+	return nil
+}
+
+// drop closes c after an unexpected failure; the epoch changes and the next
+// connection replays the ring.
+func (s *Sender) drop(c *conn, cause error) {
+	if s.cur != c {
+		return
+	}
+	c.nc.Close()
+	c.r.connected.Set(0)
+	s.cur = nil
+	s.lost = true
+	s.epoch.Add(1)
+	s.log.Warn("syslog connection lost", "receiver", c.r.label, "error", cause.Error())
+}
+
+// failback tries the preferred addresses before c's; on success it retires c
+// gracefully (all bytes acknowledged: the epoch stays) and switches.
+func (s *Sender) failback(ctx context.Context, c *conn) {
+	c.nextFailback = time.Now().Add(s.cfg.FailbackAfter)
+	for _, r := range s.eps[:c.r.idx] {
+		nc, err := s.dialReceiver(ctx, r)
+		if err != nil {
+			r.connErrors.Inc()
+			s.log.Debug("preferred syslog receiver still unreachable", "receiver", r.label, "error", err.Error())
+			continue
+		}
+		graceful := true
+		if c.w != nil {
+			if err := s.flush(c); err != nil {
+				graceful = false
+			} else if canWaitAck && s.cfg.AckTimeout > 0 {
+				graceful = s.waitAcked(ctx, c, c.cw.n.Load(), s.epoch.Load()) == nil
+			}
+		}
+		if graceful {
+			c.nc.Close()
+			c.r.connected.Set(0)
+			s.cur = nil
+		} else {
+			s.drop(c, errors.New("not acknowledged before the return to the preferred receiver"))
+		}
+		if err := s.install(nc); err != nil {
+			s.drop(nc, err)
+			return
+		}
+		s.log.Info("returned to the preferred syslog receiver", "receiver", r.label, "from", c.r.label)
+		return
+	}
+}
+
+// write writes one framed message (or datagram) to c.
+func (s *Sender) write(c *conn, msg []byte) error {
+	if err := c.nc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	var n int
+	switch {
+	case c.w != nil:
+		if c.r.framing == FramingOctetCounting {
+			s.scratch = strconv.AppendInt(s.scratch[:0], int64(len(msg)), 10)
+			s.scratch = append(s.scratch, ' ')
+			c.w.Write(s.scratch) // errors are sticky: reported by the next call
+			n = len(s.scratch) + len(msg)
+			if _, err := c.w.Write(msg); err != nil {
+				return err
+			}
+		} else {
+			c.w.Write(msg)
+			if err := c.w.WriteByte('\n'); err != nil {
+				return err
+			}
+			n = len(msg) + 1
+		}
+	case c.r.scheme == schemeWazuhQueue:
+		s.scratch = append(append(s.scratch[:0], c.r.queueHeader...), msg...)
+		if _, err := c.nc.Write(s.scratch); err != nil {
+			return err
+		}
+		n = len(s.scratch)
+	default:
+		if _, err := c.nc.Write(msg); err != nil {
+			return err
+		}
+		n = len(msg)
+	}
+	c.r.messages.Inc()
+	c.r.bytes.Add(float64(n))
+	return nil
+}
+
+// flush writes the buffer of a stream connection.
+func (s *Sender) flush(c *conn) error {
+	if c.w == nil || c.w.Buffered() == 0 {
+		return nil
+	}
+	if err := c.nc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	return c.w.Flush()
+}
+
+// Confirm flushes what was sent and, for TCP and TLS on Linux, waits up to
+// AckTimeout until the receiver's kernel has acknowledged every byte (the
+// wait is recorded in ReceiverAckWait). It returns ErrConnectionLost when the
+// connection was lost since epoch or dies while waiting — the caller then
+// sends its batch again — and ErrAckTimeout when the wait timed out. UDP and
+// wazuh-queue only check the epoch.
+func (s *Sender) Confirm(ctx context.Context, epoch uint64) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	if s.epoch.Load() != epoch {
+		s.release()
+		return fmt.Errorf("%w: the connection was replaced since this batch started", ErrConnectionLost)
+	}
+	c := s.cur
+	if c == nil || c.w == nil {
+		s.release()
+		return nil
+	}
+	if err := s.flush(c); err != nil {
+		s.drop(c, fmt.Errorf("flush: %w", err))
+		c.r.writeErrors.Inc()
+		s.release()
+		return fmt.Errorf("%w: %s: %w", ErrConnectionLost, c.r.label, err)
+	}
+	target := c.cw.n.Load()
+	s.release()
+	if !canWaitAck || s.cfg.AckTimeout == 0 {
+		return nil
+	}
+	err := s.waitAcked(ctx, c, target, epoch)
+	var pl *peerLostError
+	if errors.As(err, &pl) {
+		if aerr := s.acquire(ctx); aerr == nil {
+			s.drop(c, err)
+			s.release()
+		}
+		return fmt.Errorf("%w: %s: %w", ErrConnectionLost, c.r.label, pl.err)
+	}
+	return err
+}
+
+// peerLostError is returned by waitAcked when the socket failed or the peer
+// closed it; the caller drops the connection.
+type peerLostError struct{ err error }
+
+func (e *peerLostError) Error() string { return "waiting for acknowledgement: " + e.err.Error() }
+
+// waitAcked polls until at least target bytes written to c's socket are
+// acknowledged. It may run without the lock; it never drops c itself.
+func (s *Sender) waitAcked(ctx context.Context, c *conn, target int64, epoch uint64) error {
+	start := time.Now()
+	deadline := start.Add(s.cfg.AckTimeout)
+	pause := 20 * time.Microsecond
+	var t *time.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	for {
+		if s.epoch.Load() != epoch {
+			return fmt.Errorf("%w: the connection was lost while waiting for acknowledgement", ErrConnectionLost)
+		}
+		written := c.cw.n.Load() // before the ioctl: every byte counted is in the kernel
+		q, err := unacked(c.raw)
+		if err == nil {
+			var gone bool
+			if gone, err = peerGone(c.raw); !gone {
+				err = nil
+			}
+		}
+		if err != nil {
+			return &peerLostError{err: err}
+		}
+		if written-int64(q) >= target {
+			c.r.ackWait.Observe(time.Since(start).Seconds())
+			return nil
+		}
+		now := time.Now()
+		if now.After(deadline) {
+			c.r.ackWait.Observe(now.Sub(start).Seconds())
+			return fmt.Errorf("%w: %s: %d bytes unacknowledged after %s", ErrAckTimeout, c.r.label, q, s.cfg.AckTimeout)
+		}
+		if t == nil {
+			t = time.NewTimer(pause)
+		} else {
+			t.Reset(pause)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the syslog receiver to acknowledge: %w", context.Cause(ctx))
+		case <-t.C:
+		}
+		pause = min(pause*2, 5*time.Millisecond)
+	}
+}
+
+// Check dials every configured receiver once (TLS handshake included) and
+// logs which work. It returns one error line per receiver that failed, nil
+// when all work.
+func (s *Sender) Check(ctx context.Context) error {
+	var errs []error
+	for _, r := range s.eps {
+		start := time.Now()
+		c, err := s.dialReceiver(ctx, r)
+		if err != nil {
+			s.log.Error("syslog receiver unreachable", "receiver", r.label, "error", err.Error())
+			errs = append(errs, fmt.Errorf("syslog receiver %s: %w", r.label, err))
+			continue
+		}
+		c.nc.Close()
+		s.log.Info("syslog receiver reachable", "receiver", r.label, "dial_time", time.Since(start))
+	}
+	return errors.Join(errs...)
+}
+
+// Close flushes and closes the connection; a Send blocked on connecting
+// returns ErrClosed. Close does not wait for acknowledgement: call Confirm
+// first.
+func (s *Sender) Close() error {
+	s.once.Do(func() { close(s.done) })
+	s.lock <- struct{}{}
+	defer s.release()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	c := s.cur
+	if c == nil {
+		return nil
+	}
+	s.cur = nil
+	c.r.connected.Set(0)
+	ferr := s.flush(c)
+	cerr := c.nc.Close()
+	if err := errors.Join(ferr, cerr); err != nil {
+		return fmt.Errorf("closing the syslog connection to %s: %w", c.r.label, err)
+	}
+	return nil
+}

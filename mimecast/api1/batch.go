@@ -1,0 +1,433 @@
+package api1
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
+	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/keyvalue"
+)
+
+// memberPrefixes maps zip member name prefixes to canonical log types
+// (Sentinel's SIEM types and the names seen in Elastic's test data, plus
+// the API 2.0 / Splunk spellings as aliases).
+var memberPrefixes = []struct{ prefix, typ string }{
+	{"receipt_", "receipt"},
+	{"process_", "process"},
+	{"delivery_", "delivery"},
+	{"av_", "av"},
+	{"spameventthread_", "spam"},
+	{"spam_", "spam"},
+	{"iep_", "internal email protect"},
+	{"impersonation_", "impersonation protect"},
+	{"ttp_ip_", "impersonation protect"},
+	{"ttp_url_", "url protect"},
+	{"ttp_ap_", "attachment protect"},
+	{"jrnl_", "journal"},
+	{"journal_", "journal"},
+}
+
+// TypeFromMemberName returns the log type of a zip member from its name
+// prefix (receipt_, process_, delivery_, av_, spameventthread_, iep_,
+// impersonation_, ttp_url_, ttp_ap_, jrnl_, in any letter case). For an
+// unknown prefix, known is false and typ is the name without extension and
+// trailing _<digits> parts, lower-cased, reduced to [a-z0-9_] and at most
+// 32 bytes ("unknown" if nothing is left): the records are still
+// forwarded under that type rather than lost, and counted in
+// records_unknown_type_total{stream="siem-v1"}.
+func TypeFromMemberName(name string) (typ string, known bool) {
+	base := strings.ToLower(path.Base(strings.ReplaceAll(name, `\`, "/")))
+	for _, p := range memberPrefixes {
+		if strings.HasPrefix(base, p.prefix) {
+			return p.typ, true
+		}
+	}
+	if i := strings.IndexByte(base, '.'); i >= 0 {
+		base = base[:i]
+	}
+	parts := strings.Split(base, "_")
+	for len(parts) > 1 && isDigits(parts[len(parts)-1]) {
+		parts = parts[:len(parts)-1]
+	}
+	var b strings.Builder
+	for _, c := range []byte(strings.Join(parts, "_")) {
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' {
+			b.WriteByte(c)
+		}
+	}
+	typ = b.String()
+	if len(typ) > 32 {
+		typ = typ[:32]
+	}
+	if typ == "" {
+		typ = "unknown"
+	}
+	return typ, false
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// fileBatch is one downloaded SIEM log file, spooled to a temporary file.
+type fileBatch struct {
+	src    *Source
+	f      *os.File
+	size   int64
+	name   string
+	cursor []byte
+
+	closeOnce sync.Once
+	closeErr  error
+
+	// Reused buffers.
+	js []byte
+}
+
+func (b *fileBatch) Cursor() []byte { return b.cursor }
+func (b *fileBatch) CaughtUp() bool { return false }
+
+// Close removes the spooled file. It is safe to call more than once.
+func (b *fileBatch) Close() error {
+	b.closeOnce.Do(func() {
+		err := b.f.Close()
+		if rmErr := os.Remove(b.f.Name()); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
+			err = errors.Join(err, rmErr)
+		}
+		b.closeErr = err
+	})
+	return b.closeErr
+}
+
+// member is one file of the download.
+type member struct {
+	name string
+	open func() (io.ReadCloser, error)
+}
+
+var (
+	zipMagic      = []byte("PK\x03\x04")
+	emptyZipMagic = []byte("PK\x05\x06")
+)
+
+// members lists the files of the download in name order. A download that
+// is not a zip and whose name does not end in .zip is one plain member
+// (Mimecast answered without compression).
+func (b *fileBatch) members() ([]member, error) {
+	var head [4]byte
+	n, _ := b.f.ReadAt(head[:], 0)
+	isZip := n == 4 && (bytes.Equal(head[:], zipMagic) || bytes.Equal(head[:], emptyZipMagic))
+	if !isZip && !strings.HasSuffix(strings.ToLower(b.name), ".zip") {
+		return []member{{name: b.name, open: func() (io.ReadCloser, error) {
+			return io.NopCloser(io.NewSectionReader(b.f, 0, b.size)), nil
+		}}}, nil
+	}
+	zr, err := zip.NewReader(b.f, b.size)
+	if err != nil {
+		return nil, err
+	}
+	var ms []member
+	for _, zf := range zr.File {
+		if strings.HasSuffix(zf.Name, "/") {
+			continue
+		}
+		ms = append(ms, member{name: zf.Name, open: zf.Open})
+	}
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].name < ms[j].name })
+	return ms, nil
+}
+
+// Records reads every member of the file in name order. An unreadable
+// zip, member or document is counted (files_skipped_total) and logged; the
+// records read before the damage are delivered and the batch still
+// succeeds, so the cursor moves past the bad file.
+func (b *fileBatch) Records(ctx context.Context, fn func(*source.Record) error) error {
+	ms, err := b.members()
+	if err != nil {
+		b.src.skip.File(metrics.ReasonCorruptArchive, b.name, 0, err)
+		return ctx.Err()
+	}
+	for _, m := range ms {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := b.readMember(ctx, m, fn); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// errFn wraps an error returned by fn or by the context, to tell it from a
+// damaged input.
+type errFn struct{ err error }
+
+func (e errFn) Error() string { return e.err.Error() }
+
+// readMember streams one member to fn. It returns only fn's error or the
+// context's; damage is reported and ends the member.
+func (b *fileBatch) readMember(ctx context.Context, m member, fn func(*source.Record) error) error {
+	file := b.name + ":" + m.name
+	typ, known := TypeFromMemberName(m.name)
+	rc, err := m.open()
+	if err != nil {
+		b.src.skip.File(metrics.ReasonCorruptArchive, file, 0, err)
+		return nil
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 64<<10)
+	kind, err := sniff(br)
+	if err != nil {
+		b.src.skip.File(damageReason(err), file, 0, err)
+		return nil
+	}
+	var n int
+	switch kind {
+	case kindEmpty:
+		b.src.log.Debug("empty SIEM log member", "file", file)
+		return nil
+	case kindJSON:
+		n, err = b.readJSON(ctx, br, typ, file, fn)
+	default:
+		n, err = b.readKeyValue(ctx, br, typ, file, fn)
+	}
+	var fe errFn
+	if errors.As(err, &fe) {
+		return fe.err
+	}
+	if err != nil {
+		b.src.skip.File(damageReason(err), file, 0, fmt.Errorf("after %d records: %w", n, err))
+	}
+	if !known && n > 0 {
+		b.src.m.UnknownType.WithLabelValues(StreamName).Add(float64(n))
+		b.src.log.Warn("SIEM log member with an unknown type prefix: its records are forwarded with the type derived from its name",
+			"file", file, "type", typ, "records", n)
+	}
+	return nil
+}
+
+// damageReason tells a damaged archive (decompression, checksum, read
+// error) from a damaged document.
+func damageReason(err error) string {
+	var ce flate.CorruptInputError
+	if errors.Is(err, zip.ErrChecksum) || errors.Is(err, zip.ErrFormat) || errors.Is(err, zip.ErrAlgorithm) ||
+		errors.As(err, &ce) {
+		return metrics.ReasonCorruptArchive
+	}
+	var re readError
+	if errors.As(err, &re) {
+		return metrics.ReasonCorruptArchive
+	}
+	return metrics.ReasonMalformedFile
+}
+
+// readError marks an error of the underlying reader (not of the content).
+type readError struct{ err error }
+
+func (e readError) Error() string { return e.err.Error() }
+func (e readError) Unwrap() error { return e.err }
+
+// errTruncatedDoc is wrapped when a JSON document ends early.
+var errTruncatedDoc = errors.New("JSON document truncated")
+
+// markReader wraps read errors other than io.EOF in readError.
+type markReader struct{ r io.Reader }
+
+func (m markReader) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = readError{err}
+	}
+	return n, err
+}
+
+const (
+	kindEmpty = iota
+	kindJSON
+	kindKeyValue
+)
+
+// sniff skips a UTF-8 BOM and white space and tells a JSON member from a
+// key_value one by the first significant byte.
+func sniff(br *bufio.Reader) (int, error) {
+	if p, err := br.Peek(3); err == nil && bytes.Equal(p, []byte{0xEF, 0xBB, 0xBF}) {
+		_, _ = br.Discard(3)
+	}
+	for {
+		c, err := br.ReadByte()
+		if err == io.EOF {
+			return kindEmpty, nil
+		}
+		if err != nil {
+			return 0, readError{err}
+		}
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		_ = br.UnreadByte()
+		if c == '{' || c == '[' {
+			return kindJSON, nil
+		}
+		return kindKeyValue, nil
+	}
+}
+
+// readJSON streams the documents {"type":"MTA","data":[event,…]} of a
+// member, event by event.
+func (b *fileBatch) readJSON(ctx context.Context, r io.Reader, typ, file string, fn func(*source.Record) error) (int, error) {
+	dec := json.NewDecoder(markReader{r})
+	n := 0
+	var raw json.RawMessage
+	rec := source.Record{Type: typ}
+	emit := func(idx int) error {
+		js, err := mimecast.NormalizeEvent(b.js[:0], raw)
+		if err != nil {
+			b.src.skip.Record(metrics.ReasonInvalidJSON, file, 0, raw, fmt.Errorf("event %d: %w", idx, err))
+			return nil
+		}
+		b.js = js
+		rec.JSON = js
+		rec.Time, _ = mimecast.EventTime(js)
+		rec.Raw = nil
+		if err := ctx.Err(); err != nil {
+			return errFn{err}
+		}
+		if err := fn(&rec); err != nil {
+			return errFn{err}
+		}
+		n++
+		return nil
+	}
+	for doc := 0; ; doc++ {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			if doc == 0 {
+				return n, errors.New("no JSON document")
+			}
+			return n, nil
+		}
+		if err != nil {
+			return n, jsonErr(err)
+		}
+		switch tok {
+		case json.Delim('['): // a bare array of events
+			for i := 0; dec.More(); i++ {
+				if err := dec.Decode(&raw); err != nil {
+					return n, jsonErr(err)
+				}
+				if err := emit(i); err != nil {
+					return n, err
+				}
+			}
+			if _, err := dec.Token(); err != nil {
+				return n, jsonErr(err)
+			}
+			continue
+		case json.Delim('{'):
+		default:
+			return n, fmt.Errorf("document %d does not start with an object", doc+1)
+		}
+		sawData := false
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return n, jsonErr(err)
+			}
+			if key, _ := kt.(string); key != "data" {
+				if err := dec.Decode(&raw); err != nil {
+					return n, jsonErr(err)
+				}
+				continue
+			}
+			sawData = true
+			t, err := dec.Token()
+			if err != nil {
+				return n, jsonErr(err)
+			}
+			if t != json.Delim('[') {
+				return n, fmt.Errorf("document %d: \"data\" is not an array", doc+1)
+			}
+			for i := 0; dec.More(); i++ {
+				if err := dec.Decode(&raw); err != nil {
+					return n, jsonErr(err)
+				}
+				if err := emit(i); err != nil {
+					return n, err
+				}
+			}
+			if _, err := dec.Token(); err != nil {
+				return n, jsonErr(err)
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return n, jsonErr(err)
+		}
+		if !sawData {
+			return n, fmt.Errorf("document %d has no \"data\" array", doc+1)
+		}
+	}
+}
+
+func jsonErr(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: %w", errTruncatedDoc, err)
+	}
+	return err
+}
+
+// readKeyValue reads one record per line.
+func (b *fileBatch) readKeyValue(ctx context.Context, r io.Reader, typ, file string, fn func(*source.Record) error) (int, error) {
+	sc := mimecast.NewLineScanner(markReader{r}, 0)
+	n := 0
+	rec := source.Record{Type: typ}
+	for sc.Scan() {
+		line := sc.Bytes()
+		if sc.TooLong() {
+			b.src.skip.Record(metrics.ReasonBadLine, file, sc.LineNo(), line, fmt.Errorf("line of %d bytes is longer than %d bytes", sc.Size(), mimecast.DefaultMaxLine))
+			continue
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		pairs, err := keyvalue.Parse(line)
+		if err != nil {
+			b.src.skip.Record(metrics.ReasonBadLine, file, sc.LineNo(), line, err)
+			continue
+		}
+		b.js = keyvalue.AppendJSON(b.js[:0], pairs)
+		rec.JSON = b.js
+		rec.Raw = line
+		rec.Time, _ = mimecast.EventTime(b.js)
+		if err := ctx.Err(); err != nil {
+			return n, errFn{err}
+		}
+		if err := fn(&rec); err != nil {
+			return n, errFn{err}
+		}
+		n++
+	}
+	return n, sc.Err()
+}

@@ -1,0 +1,79 @@
+package api1
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
+	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+)
+
+// benchBatch spools a zip of 10 members × 1000 events and returns a batch
+// reading it.
+func benchBatch(b *testing.B, keyValue bool) (*fileBatch, int) {
+	b.Helper()
+	event := bytes.TrimSpace(bytes.SplitN(readSample(b, "v1-json/elastic-integrations_test-siem-docs-logs.ndjson"), []byte("\n"), 2)[0])
+	line := bytes.TrimSpace(readSample(b, "v1-key_value/mimecast-docs-example.log"))
+	var members []zipMember
+	const perMember = 1000
+	for i, p := range []string{"receipt_", "process_", "delivery_", "av_", "spameventthread_", "iep_", "impersonation_", "ttp_url_", "ttp_ap_", "jrnl_"} {
+		var buf bytes.Buffer
+		if keyValue {
+			for range perMember {
+				buf.Write(line)
+				buf.WriteByte('\n')
+			}
+			members = append(members, zipMember{name: fmt.Sprintf("%s%d.log", p, i), data: buf.Bytes()})
+			continue
+		}
+		buf.WriteString(`{"type":"MTA","data":[`)
+		for j := range perMember {
+			if j > 0 {
+				buf.WriteString(",\n")
+			}
+			buf.Write(event)
+		}
+		buf.WriteString("]}")
+		members = append(members, zipMember{name: fmt.Sprintf("%s%d.json", p, i), data: buf.Bytes()})
+	}
+	path := filepath.Join(b.TempDir(), "bench.zip")
+	if err := os.WriteFile(path, makeZip(b, members...), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fi, _ := f.Stat()
+	m := metrics.New(prometheus.NewRegistry(), "b", "b")
+	src := &Source{m: m, log: discardLogger(), skip: mimecast.NewSkipReporter(StreamName, m, discardLogger())}
+	fb := &fileBatch{src: src, f: f, size: fi.Size(), name: "bench.zip"}
+	b.Cleanup(func() { fb.Close() })
+	return fb, 10 * perMember
+}
+
+func benchmarkRecords(b *testing.B, keyValue bool) {
+	fb, n := benchBatch(b, keyValue)
+	b.ReportAllocs()
+	ctx := context.Background()
+	for b.Loop() {
+		got := 0
+		if err := fb.Records(ctx, func(*source.Record) error { got++; return nil }); err != nil || got != n {
+			b.Fatalf("%d records, %v", got, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+}
+
+// BenchmarkRecordsJSON reads a 10-member json zip of 10000 events.
+func BenchmarkRecordsJSON(b *testing.B) { benchmarkRecords(b, false) }
+
+// BenchmarkRecordsKeyValue reads a 10-member key_value zip of 10000 lines.
+func BenchmarkRecordsKeyValue(b *testing.B) { benchmarkRecords(b, true) }

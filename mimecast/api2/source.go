@@ -1,0 +1,453 @@
+package api2
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
+	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+)
+
+const (
+	tokenPath = "/oauth/token"
+	listPath  = "/siem/v1/batch/events/cg"
+	dayLayout = "2006-01-02"
+	// maxListBody bounds a listing answer (100 URLs are a few tens of KiB).
+	maxListBody = 16 << 20
+)
+
+// api is what every Source of one Config shares: the clients and the token.
+type api struct {
+	base     string
+	cfg      Config
+	client   *mimecast.Client // API calls: budget applied
+	files    *mimecast.Client // presigned downloads: no budget, no credentials
+	tokens   *tokenSource
+	m        *metrics.Metrics
+	log      *slog.Logger
+	now      func() time.Time
+	lookback time.Duration
+}
+
+// NewSources validates cfg and returns one source.Source per configured type
+// (every type when cfg.Types is empty), in the order of mimecast.Types. The
+// sources share one API client (and so cfg.Client.Budget), one token cache
+// and one download client. m and log must not be nil.
+func NewSources(cfg Config, m *metrics.Metrics, log *slog.Logger) ([]source.Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid Mimecast API 2.0 configuration:\n%w", err)
+	}
+	base, _ := ResolveBaseURL(cfg.BaseURL)
+	if cfg.PageSize == 0 {
+		cfg.PageSize = DefaultPageSize
+	}
+	if cfg.DayGrace == 0 {
+		cfg.DayGrace = DefaultDayGrace
+	}
+	lookback := cfg.Lookback
+	if lookback == 0 {
+		lookback = DefaultLookback
+	}
+	if lookback > MaxLookback {
+		log.Warn("MIMECAST_LOOKBACK exceeds the 7 days Mimecast keeps batch logs; using 7 days", "lookback", lookback)
+		lookback = MaxLookback
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	filesCfg := cfg.Client
+	filesCfg.Budget = nil
+	a := &api{
+		base:     base,
+		cfg:      cfg,
+		client:   mimecast.NewClient(cfg.Client, m, log),
+		files:    mimecast.NewClient(filesCfg, m, log),
+		m:        m,
+		log:      log,
+		now:      now,
+		lookback: lookback,
+	}
+	a.tokens = &tokenSource{
+		url: base + tokenPath, clientID: cfg.ClientID, clientSecret: cfg.ClientSecret,
+		client: a.client, m: m, now: now,
+	}
+	types := cfg.Types
+	if len(types) == 0 {
+		types = mimecast.Types
+	}
+	var out []source.Source
+	for _, t := range mimecast.Types { // canonical order
+		for _, want := range types {
+			if want == t {
+				out = append(out, newSource(a, t))
+			}
+		}
+	}
+	return out, nil
+}
+
+var (
+	_ source.Source = (*Source)(nil)
+	_ source.Batch  = (*Batch)(nil)
+)
+
+// Source reads one log type. It implements source.Source.
+type Source struct {
+	api    *api
+	typ    string
+	stream string
+	skips  *mimecast.SkipReporter
+	log    *slog.Logger
+}
+
+func newSource(a *api, typ string) *Source {
+	stream := mimecast.StreamName(typ)
+	log := a.log.With("stream", stream)
+	return &Source{api: a, typ: typ, stream: stream, skips: mimecast.NewSkipReporter(stream, a.m, a.log), log: log}
+}
+
+// Stream returns the stream name: the type with spaces replaced by '-'.
+func (s *Source) Stream() string { return s.stream }
+
+// Type returns the canonical log type.
+func (s *Source) Type() string { return s.typ }
+
+// Cursor is the decoded form of an API 2.0 cursor:
+// {"v":1,"day":"YYYY-MM-DD","nextPage":"…"}.
+type Cursor struct {
+	V        int    `json:"v"`
+	Day      string `json:"day"`
+	NextPage string `json:"nextPage,omitempty"`
+}
+
+// ParseCursor decodes and checks a stored cursor.
+func ParseCursor(b []byte) (Cursor, error) {
+	var c Cursor
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Cursor{}, fmt.Errorf("invalid API 2.0 cursor %q: %w", mimecast.Preview(b), err)
+	}
+	if c.V != 1 {
+		return Cursor{}, fmt.Errorf("invalid API 2.0 cursor %q: unsupported version %d", mimecast.Preview(b), c.V)
+	}
+	if _, err := time.Parse(dayLayout, c.Day); err != nil {
+		return Cursor{}, fmt.Errorf("invalid API 2.0 cursor %q: bad day: %w", mimecast.Preview(b), err)
+	}
+	return c, nil
+}
+
+func (c Cursor) encode() []byte {
+	b, _ := json.Marshal(c) // cannot fail
+	return b
+}
+
+// startCursor returns the cursor to list from: cursor decoded, or the
+// look-back start for nil, moved forward when older than 7 days.
+func (s *Source) startCursor(cursor []byte) (Cursor, error) {
+	now := s.api.now().UTC()
+	oldest := now.Add(-MaxLookback).Format(dayLayout)
+	if cursor == nil {
+		c := Cursor{V: 1, Day: now.Add(-s.api.lookback).Format(dayLayout)}
+		if c.Day < oldest {
+			c.Day = oldest
+		}
+		return c, nil
+	}
+	c, err := ParseCursor(cursor)
+	if err != nil {
+		return Cursor{}, err
+	}
+	if c.Day < oldest {
+		s.log.Warn("stored cursor is older than the 7 days Mimecast keeps batch logs; data in between is lost, continuing from the oldest available day",
+			"cursor_day", c.Day, "new_day", oldest)
+		c = Cursor{V: 1, Day: oldest}
+	}
+	return c, nil
+}
+
+// nextCursor computes the cursor after a page listed with cur.
+func nextCursor(cur Cursor, nextPage string, caughtUp bool, now time.Time, grace time.Duration) Cursor {
+	next := cur
+	if nextPage != "" {
+		next.NextPage = nextPage
+	}
+	if !caughtUp {
+		return next
+	}
+	day, err := time.Parse(dayLayout, cur.Day)
+	if err != nil {
+		return next
+	}
+	if !now.Before(day.Add(24*time.Hour + grace)) {
+		return Cursor{V: 1, Day: day.AddDate(0, 0, 1).Format(dayLayout)}
+	}
+	return next
+}
+
+// listing is one page of the batch listing.
+type listing struct {
+	Value []struct {
+		URL    string `json:"url"`
+		Expiry string `json:"expiry"`
+		Size   int64  `json:"size"`
+	} `json:"value"`
+	NextPage   string `json:"@nextPage"`
+	IsCaughtUp bool   `json:"isCaughtUp"`
+}
+
+// Fetch lists one page of batch files after cursor and returns it as a
+// Batch. Errors: an invalid cursor, a listing that failed after retries
+// (an *mimecast.APIError inside), or refused credentials (errors.Is
+// mimecast.ErrAuth).
+func (s *Source) Fetch(ctx context.Context, cursor []byte) (source.Batch, error) {
+	cur, err := s.startCursor(cursor)
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.list(ctx, cur)
+	if err != nil {
+		return nil, err
+	}
+	next := nextCursor(cur, page.NextPage, page.IsCaughtUp, s.api.now().UTC(), s.api.cfg.DayGrace)
+	b := &Batch{src: s, cursor: next.encode(), caughtUp: page.IsCaughtUp, day: cur.Day}
+	seen := make(map[string]bool, len(page.Value))
+	for _, v := range page.Value {
+		if v.URL == "" || seen[v.URL] {
+			continue
+		}
+		seen[v.URL] = true
+		b.urls = append(b.urls, v.URL)
+	}
+	s.log.Debug("listed batch files", "day", cur.Day, "files", len(b.urls), "listed", len(page.Value),
+		"caught_up", page.IsCaughtUp, "next_day", next.Day)
+	return b, nil
+}
+
+func (s *Source) list(ctx context.Context, cur Cursor) (*listing, error) {
+	q := url.Values{}
+	q.Set("type", s.typ)
+	q.Set("dateRangeStartsAt", cur.Day)
+	q.Set("dateRangeEndsAt", cur.Day)
+	q.Set("pageSize", strconv.Itoa(s.api.cfg.PageSize))
+	if cur.NextPage != "" {
+		q.Set("nextPage", cur.NextPage)
+	}
+	u := s.api.base + listPath + "?" + q.Encode()
+	for attempt := 0; ; attempt++ {
+		tok, err := s.api.tokens.Token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return nil, fmt.Errorf("listing %s batch files: %w", s.typ, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Accept", "application/json")
+		resp, err := s.api.client.Do(req, metrics.EndpointBatchList)
+		if err != nil {
+			return nil, fmt.Errorf("listing %s batch files for %s: %w", s.typ, cur.Day, err)
+		}
+		if resp.StatusCode == http.StatusOK {
+			defer resp.Body.Close()
+			var page listing
+			if err := json.NewDecoder(io.LimitReader(resp.Body, maxListBody)).Decode(&page); err != nil {
+				return nil, fmt.Errorf("listing %s batch files for %s: decoding the answer: %w", s.typ, cur.Day, err)
+			}
+			return &page, nil
+		}
+		apiErr := mimecast.ResponseError(resp, metrics.EndpointBatchList)
+		switch resp.StatusCode {
+		case http.StatusUnauthorized:
+			if apiErr.Code == "token_expired" && attempt == 0 {
+				s.log.Info("access token expired, authenticating again")
+				s.api.tokens.Invalidate(tok)
+				continue
+			}
+			return nil, fmt.Errorf("%w: listing %s batch files: %w", mimecast.ErrAuth, s.typ, apiErr)
+		case http.StatusForbidden:
+			return nil, fmt.Errorf("%w: listing %s batch files (does the API application have the right Threat and Security Events (SIEM) | Read?): %w",
+				mimecast.ErrAuth, s.typ, apiErr)
+		}
+		return nil, fmt.Errorf("listing %s batch files for %s: %w", s.typ, cur.Day, apiErr)
+	}
+}
+
+// Batch is one listing page. It implements source.Batch.
+type Batch struct {
+	src      *Source
+	urls     []string
+	cursor   []byte
+	caughtUp bool
+	day      string
+}
+
+// Cursor returns the cursor after this page.
+func (b *Batch) Cursor() []byte { return b.cursor }
+
+// CaughtUp returns the page's isCaughtUp.
+func (b *Batch) CaughtUp() bool { return b.caughtUp }
+
+// Files returns the number of distinct batch files of the page.
+func (b *Batch) Files() int { return len(b.urls) }
+
+// Records downloads the page's batch files in order (each distinct URL
+// once) and streams their events to fn. A file answering 403 or 404
+// (expired URL) is skipped and counted (files_skipped_total{expired_url});
+// a corrupt gzip delivers the records read before the damage and the rest of
+// the file is skipped (corrupt_archive); an invalid JSON line is skipped
+// (records_skipped_total{invalid_json}) and a line longer than
+// MaxLineBytes too (too_large). Any other download failure (5xx after
+// retries, network error, interrupted body) stops Records with an error:
+// the pipeline then fetches the same cursor again, so the page is read
+// again from its first file. An error returned by fn is returned unchanged.
+func (b *Batch) Records(ctx context.Context, fn func(*source.Record) error) error {
+	var rec source.Record
+	rec.Type = b.src.typ
+	var buf []byte
+	for i, u := range b.urls {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := b.file(ctx, i, u, &rec, &buf, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bodyError marks an error from reading the HTTP body (not from gunzip).
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+type bodyReader struct{ r io.Reader }
+
+func (r bodyReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &bodyError{err}
+	}
+	return n, err
+}
+
+func (b *Batch) file(ctx context.Context, idx int, rawURL string, rec *source.Record, buf *[]byte, fn func(*source.Record) error) error {
+	s := b.src
+	where := fmt.Sprintf("file %d of %d", idx+1, len(b.urls))
+	if u, err := url.Parse(rawURL); err == nil {
+		where += " (" + mimecast.RedactURL(u) + ")"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		s.skips.File(metrics.ReasonExpiredURL, where, 0, fmt.Errorf("invalid batch file URL: %w", mimecast.RedactError(err)))
+		return nil
+	}
+	// Ask for the bytes as stored: we gunzip ourselves.
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := s.api.files.Do(req, metrics.EndpointBatchFile)
+	if err != nil {
+		return fmt.Errorf("downloading %s batch %s of day %s: %w", s.typ, where, b.day, err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound:
+		apiErr := mimecast.ResponseError(resp, metrics.EndpointBatchFile)
+		s.skips.File(metrics.ReasonExpiredURL, where, 0, apiErr)
+		return nil
+	case resp.StatusCode != http.StatusOK:
+		return fmt.Errorf("downloading %s batch %s of day %s: %w", s.typ, where, b.day, mimecast.ResponseError(resp, metrics.EndpointBatchFile))
+	}
+	s.api.m.FilesFetched.WithLabelValues(s.stream).Inc()
+
+	br := bufio.NewReaderSize(bodyReader{resp.Body}, 32<<10)
+	var r io.Reader = br
+	magic, perr := br.Peek(2)
+	switch {
+	case len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return b.readFailure(where, 0, err)
+		}
+		defer zr.Close()
+		r = zr
+	case perr != nil && len(magic) == 0:
+		var be *bodyError
+		if errors.As(perr, &be) {
+			return fmt.Errorf("downloading %s batch %s of day %s: %w", s.typ, where, b.day, mimecast.RedactError(be.err))
+		}
+		return nil // empty file
+	case magic[0] == '{' || magic[0] == ' ' || magic[0] == '\n' || magic[0] == '\r' || magic[0] == 0xEF:
+		s.log.Debug("batch file is not gzip-compressed; reading it as plain NDJSON", "file", where)
+	default:
+		return b.readFailure(where, 0, errors.New("not a gzip file (bad magic bytes)"))
+	}
+
+	sc := mimecast.NewLineScanner(r, s.api.cfg.MaxLineBytes)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if sc.TooLong() {
+			s.skips.Record(metrics.ReasonTooLarge, where, sc.LineNo(), line,
+				fmt.Errorf("line of %d bytes exceeds the limit of %d", sc.Size(), maxLine(s.api.cfg.MaxLineBytes)))
+			continue
+		}
+		if isBlank(line) {
+			continue
+		}
+		out, err := mimecast.NormalizeEvent(*buf, line)
+		*buf = out[:0]
+		if err != nil {
+			s.skips.Record(metrics.ReasonInvalidJSON, where, sc.LineNo(), line, err)
+			continue
+		}
+		rec.JSON = out
+		rec.Time, _ = mimecast.EventTime(out)
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return b.readFailure(where, sc.LineNo(), err)
+	}
+	return nil
+}
+
+// readFailure classifies a read error: an error of the HTTP body fails the
+// batch, anything else (gzip header, checksum, truncated or corrupt deflate
+// stream) skips the rest of the file as corrupt_archive.
+func (b *Batch) readFailure(where string, lineNo int, err error) error {
+	s := b.src
+	var be *bodyError
+	if errors.As(err, &be) {
+		return fmt.Errorf("downloading %s batch %s of day %s (after line %d): %w", s.typ, where, b.day, lineNo, mimecast.RedactError(be.err))
+	}
+	s.skips.File(metrics.ReasonCorruptArchive, where, lineNo, err)
+	return nil
+}
+
+func maxLine(n int) int {
+	if n <= 0 {
+		return mimecast.DefaultMaxLine
+	}
+	return n
+}
+
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
