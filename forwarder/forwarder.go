@@ -38,14 +38,13 @@ type Formatter interface {
 // use. forwarder/transport implements it; WriterSender writes to an
 // io.Writer.
 type Sender interface {
-	// Epoch identifies the current connection; it changes whenever the
-	// connection is replaced.
-	Epoch() uint64
-	// Send writes one message, blocking while no receiver is reachable.
-	Send(ctx context.Context, msg []byte) error
+	// Send writes one message, blocking while no receiver is reachable,
+	// and returns the epoch of the connection that took it: the epoch
+	// changes whenever a connection is lost or replaced.
+	Send(ctx context.Context, msg []byte) (epoch uint64, err error)
 	// Confirm returns nil once every message sent so far reached the
-	// receiver on a connection that existed since epoch; an error means the
-	// caller must send its batch again.
+	// receiver on the connection of epoch; an error means the caller must
+	// send its batch again.
 	Confirm(ctx context.Context, epoch uint64) error
 }
 
@@ -265,13 +264,13 @@ func (f *Forwarder) deliverBatch(ctx context.Context, src source.Source, cursor 
 	}
 	f.m.LastPoll.WithLabelValues(stream).Set(float64(f.now().UnixNano()) / 1e9)
 
-	epoch := f.sender.Epoch()
 	var (
 		buf     = make([]byte, 0, 4096)
 		count   uint64
 		shrunk  uint64
 		newest  time.Time
 		sendErr error
+		epoch   uint64 // of the connection that took the batch's first message
 	)
 	err = batch.Records(ctx, func(r *source.Record) error {
 		out, wasShrunk, ferr := f.fmt.Append(buf[:0], r)
@@ -281,9 +280,18 @@ func (f *Forwarder) deliverBatch(ctx context.Context, src source.Source, cursor 
 			return fmt.Errorf("format %s record: %w", r.Type, ferr)
 		}
 		buf = out
-		if serr := f.sender.Send(ctx, out); serr != nil {
+		ep, serr := f.sender.Send(ctx, out)
+		if serr != nil {
 			sendErr = serr
 			return serr
+		}
+		if count == 0 {
+			epoch = ep
+		} else if ep != epoch {
+			// The connection was replaced since the batch's first message:
+			// what went to the old one may be lost.
+			sendErr = fmt.Errorf("connection replaced during the batch (epoch %d → %d)", epoch, ep)
+			return sendErr
 		}
 		if wasShrunk {
 			shrunk++
@@ -301,11 +309,13 @@ func (f *Forwarder) deliverBatch(ctx context.Context, src source.Source, cursor 
 		f.m.StreamErrors.WithLabelValues(stream, metrics.ReasonFetch).Inc()
 		return nil, false, fmt.Errorf("read batch: %w", err)
 	}
-	if err := f.sender.Confirm(ctx, epoch); err != nil {
-		if ctx.Err() != nil {
-			return nil, false, ctx.Err()
+	if count > 0 {
+		if err := f.sender.Confirm(ctx, epoch); err != nil {
+			if ctx.Err() != nil {
+				return nil, false, ctx.Err()
+			}
+			return nil, false, fmt.Errorf("%w: %w", errDelivery, err)
 		}
-		return nil, false, fmt.Errorf("%w: %w", errDelivery, err)
 	}
 	next := batch.Cursor()
 	if err := f.commit(ctx, stream, next, log); err != nil {

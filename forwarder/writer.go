@@ -10,8 +10,7 @@ import (
 
 // WriterSender is a Sender that writes each message followed by LF to an
 // io.Writer (standard output for `mimecast-forwarder demo` without a
-// receiver). Its epoch never changes: a write error is returned as is and
-// the batch is sent again.
+// receiver). Its epoch never changes.
 type WriterSender struct {
 	mu sync.Mutex
 	w  *bufio.Writer
@@ -22,23 +21,20 @@ func NewWriterSender(w io.Writer) *WriterSender {
 	return &WriterSender{w: bufio.NewWriterSize(w, 64<<10)}
 }
 
-// Epoch is always 0.
-func (s *WriterSender) Epoch() uint64 { return 0 }
-
-// Send writes msg and a LF.
-func (s *WriterSender) Send(ctx context.Context, msg []byte) error {
+// Send writes msg and a LF. The epoch is always 0.
+func (s *WriterSender) Send(ctx context.Context, msg []byte) (uint64, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.w.Write(msg); err != nil {
-		return fmt.Errorf("write message: %w", err)
+		return 0, fmt.Errorf("write message: %w", err)
 	}
 	if err := s.w.WriteByte('\n'); err != nil {
-		return fmt.Errorf("write message: %w", err)
+		return 0, fmt.Errorf("write message: %w", err)
 	}
-	return nil
+	return 0, nil
 }
 
 // Confirm flushes what was written.

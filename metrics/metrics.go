@@ -26,15 +26,15 @@ const (
 	EndpointSIEMLogs  = "get_siem_logs" // API 1.0 POST /api/audit/get-siem-logs
 )
 
-// Values of the "reason" label of records_skipped_total, files_skipped_total,
-// records_shrunk_total and stream_errors_total.
+// Values of the "reason" label of records_skipped_total, files_skipped_total
+// and stream_errors_total.
 const (
 	ReasonInvalidJSON    = "invalid_json"    // a line or record that is not a JSON object
 	ReasonBadLine        = "bad_line"        // a key_value line that cannot be parsed
 	ReasonExpiredURL     = "expired_url"     // a batch file URL answered 403 or 404
 	ReasonCorruptArchive = "corrupt_archive" // a gzip or zip that cannot be read (to its end)
 	ReasonMalformedFile  = "malformed_file"  // a file whose structure is broken (e.g. truncated JSON document)
-	ReasonTooLarge       = "too_large"       // a message shrunk to fit SYSLOG_MAX_MESSAGE_BYTES
+	ReasonTooLarge       = "too_large"       // an event line longer than the maximum line size (MIMECAST_MAX_LINE_BYTES)
 	ReasonFetch          = "fetch"           // an API call failed after its retries
 	ReasonAuth           = "auth"            // credentials were refused
 	ReasonInvalidToken   = "invalid_token"   // the API refused the stored cursor (API 1.0 SIEM token)
@@ -121,7 +121,7 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 		}, []string{"endpoint"}),
 		APIRetries:       counterVec("api_retries_total", "HTTP requests to Mimecast sent again after a failure, per endpoint.", "endpoint"),
 		APIRateLimited:   counterVec("api_rate_limited_total", "HTTP 429 answers from Mimecast, per endpoint.", "endpoint"),
-		APIRateLimitWait: counter("api_rate_limit_wait_seconds_total", "Seconds spent waiting because Mimecast answered 429."),
+		APIRateLimitWait: counter("api_rate_limit_wait_seconds_total", "Seconds spent waiting because Mimecast answered 429 (budget waits are in api_budget_wait_seconds_total)."),
 		APIBudgetWait:    counter("api_budget_wait_seconds_total", "Seconds spent waiting for the shared API request budget (requests per minute)."),
 		TokenRefreshes:   counter("oauth_tokens_total", "OAuth2 access tokens obtained from Mimecast API 2.0."),
 
@@ -170,7 +170,7 @@ func (m *Metrics) InitStream(stream string) {
 	m.BatchRetries.WithLabelValues(stream)
 	m.CursorCommits.WithLabelValues(stream)
 	m.CursorFailures.WithLabelValues(stream)
-	for _, r := range []string{ReasonInvalidJSON, ReasonBadLine} {
+	for _, r := range []string{ReasonInvalidJSON, ReasonBadLine, ReasonTooLarge} {
 		m.RecordsSkipped.WithLabelValues(stream, r)
 	}
 	for _, r := range []string{ReasonExpiredURL, ReasonCorruptArchive, ReasonMalformedFile} {

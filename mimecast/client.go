@@ -20,7 +20,7 @@ import (
 
 // Defaults of ClientConfig, used for zero values.
 const (
-	DefaultTimeout               = 10 * time.Minute
+	DefaultTimeout               = 2 * time.Minute
 	DefaultResponseHeaderTimeout = time.Minute
 	DefaultRetryWaitMin          = time.Second
 	DefaultRetryWaitMax          = 30 * time.Second
@@ -31,8 +31,10 @@ const (
 
 // ClientConfig configures a Client. Zero values take the Default* constants.
 type ClientConfig struct {
-	// Timeout bounds one attempt from dialling to the end of the body
-	// (MIMECAST_HTTP_TIMEOUT). Batch files can be large: keep it generous.
+	// Timeout bounds, for one attempt, the time until the response headers
+	// (dial, TLS, request, server time) and then every single read of the
+	// body (MIMECAST_HTTP_TIMEOUT): a stalled server fails the attempt, but a
+	// slow consumer of a large batch file does not.
 	Timeout time.Duration
 	// ResponseHeaderTimeout bounds the wait for response headers
 	// (MIMECAST_HTTP_RESPONSE_HEADER_TIMEOUT).
@@ -380,19 +382,29 @@ func (t *instrumentedTransport) RoundTrip(req *http.Request) (*http.Response, er
 			return nil, err
 		}
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), t.c.cfg.Timeout)
+	timeout := t.c.cfg.Timeout
+	ctx, cancel := context.WithCancel(req.Context())
+	timer := time.AfterFunc(timeout, cancel)
 	start := time.Now()
 	resp, err := t.base.RoundTrip(req.WithContext(ctx))
 	m.APIDuration.WithLabelValues(st.endpoint).Observe(time.Since(start).Seconds())
+	fired := !timer.Stop()
 	if err != nil {
 		cancel()
 		m.APIRequests.WithLabelValues(st.endpoint, "network").Inc()
-		if errors.Is(err, context.DeadlineExceeded) && req.Context().Err() == nil {
-			err = fmt.Errorf("attempt timed out after %s: %w", t.c.cfg.Timeout, err)
+		if fired && req.Context().Err() == nil {
+			err = fmt.Errorf("no response within %s: %w", timeout, err)
 		}
 		return nil, err
 	}
-	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	if fired {
+		// The answer came just as the timer fired: its body is unusable.
+		resp.Body.Close()
+		cancel()
+		m.APIRequests.WithLabelValues(st.endpoint, "network").Inc()
+		return nil, fmt.Errorf("no response within %s", timeout)
+	}
+	resp.Body = &stallBody{ReadCloser: resp.Body, cancel: cancel, timeout: timeout}
 	m.APIRequests.WithLabelValues(st.endpoint, strconv.Itoa(resp.StatusCode)).Inc()
 	if resp.StatusCode == http.StatusTooManyRequests {
 		m.APIRateLimited.WithLabelValues(st.endpoint).Inc()
@@ -430,13 +442,25 @@ func (l redactingLogger) Warn(msg string, kv ...any)  { l.log.Debug(msg, l.redac
 func (l redactingLogger) Info(msg string, kv ...any)  { l.log.Debug(msg, l.redact(kv)...) }
 func (l redactingLogger) Debug(msg string, kv ...any) { l.log.Debug(msg, l.redact(kv)...) }
 
-// cancelBody releases the attempt's timeout when the body is closed.
-type cancelBody struct {
+// stallBody fails a body read that blocks longer than timeout (a stalled
+// server), without limiting the time the caller takes between reads, and
+// releases the attempt's context when closed.
+type stallBody struct {
 	io.ReadCloser
-	cancel context.CancelFunc
+	cancel  context.CancelFunc
+	timeout time.Duration
 }
 
-func (b *cancelBody) Close() error {
+func (b *stallBody) Read(p []byte) (int, error) {
+	timer := time.AfterFunc(b.timeout, b.cancel)
+	n, err := b.ReadCloser.Read(p)
+	if !timer.Stop() && err != nil && err != io.EOF {
+		err = fmt.Errorf("reading the answer stalled for %s: %w", b.timeout, err)
+	}
+	return n, err
+}
+
+func (b *stallBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
 	return err

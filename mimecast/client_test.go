@@ -383,3 +383,73 @@ func TestClientBudgetAppliedPerAttempt(t *testing.T) {
 		t.Errorf("api_budget_wait_seconds = %v, want %v", got, total.Seconds())
 	}
 }
+
+func TestClientTimeouts(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/slowheaders":
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		case "/stall":
+			w.Header().Set("Content-Length", "100")
+			io.WriteString(w, "partial")
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		case "/steady":
+			for range 4 {
+				io.WriteString(w, "chunk")
+				w.(http.Flusher).Flush()
+			}
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	c, m, _ := newTestClient(t, ClientConfig{Timeout: 60 * time.Millisecond, RetryMax: 1})
+
+	_, err := get(t, c, srv.URL+"/slowheaders", "x")
+	if err == nil || !strings.Contains(err.Error(), "no response within 60ms") || !strings.Contains(err.Error(), "after 2 attempts") {
+		t.Errorf("slow headers: err = %v", err)
+	}
+	if got := value(t, m.APIRequests.WithLabelValues("x", "network")); got != 2 {
+		t.Errorf("api_requests{network} = %v", got)
+	}
+
+	resp, err := get(t, c, srv.URL+"/stall", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil || !strings.Contains(err.Error(), "stalled for 60ms") {
+		t.Errorf("stalled body: err = %v", err)
+	}
+
+	// A consumer slower than Timeout between reads is fine.
+	resp, err = get(t, c, srv.URL+"/steady", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	p := make([]byte, 5)
+	for {
+		time.Sleep(80 * time.Millisecond)
+		n, err := resp.Body.Read(p)
+		got = append(got, p[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("slow consumer: %v", err)
+		}
+	}
+	resp.Body.Close()
+	if string(got) != strings.Repeat("chunk", 4) {
+		t.Errorf("slow consumer read %q", got)
+	}
+}

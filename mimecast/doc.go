@@ -2,14 +2,16 @@
 // API 2.0 (package mimecast/api2) share:
 //
 //   - the canonical log types (Types, StreamName, ParseTypes);
-//   - Client, an HTTP client with retries (5xx and network errors with
-//     exponential back-off and jitter; 429 answers honoured through
-//     X-RateLimit-Reset or Retry-After on a separate budget), per-endpoint
-//     metrics, log redaction of URLs, and an optional shared request Budget;
+//   - Client (NewClient, ClientConfig, NewTransport), an HTTP client with
+//     retries (5xx and network errors with exponential back-off and jitter;
+//     429 answers honoured through X-RateLimit-Reset or Retry-After on a
+//     separate retry budget), per-endpoint metrics, URL redaction in logs
+//     and errors (RedactURL, RedactString, RedactError), and an optional
+//     shared request Budget (token bucket, requests per minute);
 //   - APIError and ErrAuth, the errors returned when Mimecast refuses a call;
-//   - record splitting helpers: LineScanner (lines of any length in bounded
-//     memory), NormalizeEvent (validate and compact one JSON object),
-//     EventTime (the event's own time from its top-level "timestamp" or
-//     "datetime" key) and SkipReporter (count and log skipped records and
-//     files).
+//   - record splitting helpers: LineScanner and ScanLines (lines of any
+//     length in bounded memory), NormalizeEvent (validate and compact one
+//     JSON object), EventTime (the event's own time from its top-level
+//     "timestamp" or "datetime" key; ParseDateTime for API 1.0 date-times)
+//     and SkipReporter (count and log skipped records and files).
 package mimecast

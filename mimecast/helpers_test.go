@@ -7,8 +7,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// value returns the value of a counter or gauge. (prometheus/testutil needs
-// a go.mod entry for github.com/kylelemons/godebug that the module lacks.)
+// value returns the value of a counter or gauge (like testutil.ToFloat64).
 func value(t *testing.T, m prometheus.Metric) float64 {
 	t.Helper()
 	var d dto.Metric

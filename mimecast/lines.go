@@ -100,10 +100,9 @@ func (s *LineScanner) Scan() bool {
 		break
 	}
 	s.lineNo++
-	line := s.buf
+	line := bytes.TrimSuffix(s.buf, []byte{'\n'})
+	line = bytes.TrimSuffix(line, []byte{'\r'})
 	if !s.tooLong {
-		line = bytes.TrimSuffix(line, []byte{'\n'})
-		line = bytes.TrimSuffix(line, []byte{'\r'})
 		if len(line) > s.maxLine {
 			s.tooLong = true
 			line = line[:min(len(line), 200)]
@@ -131,3 +130,28 @@ func (s *LineScanner) Size() int64 { return s.size }
 
 // Err returns the first read error met, or nil at a clean end of input.
 func (s *LineScanner) Err() error { return s.err }
+
+// ScanLines reads r line by line with a LineScanner and calls fn for every
+// line that is not blank (only spaces, tabs or CR), with its 1-based number
+// and without its LF/CR. A line longer than maxLine (<= 0 means
+// DefaultMaxLine) is not passed to fn: tooLong, if not nil, gets its
+// number, size in bytes and first 200 bytes. ScanLines returns the first
+// error of fn unchanged, else the read error, else nil.
+func ScanLines(r io.Reader, maxLine int, fn func(line []byte, lineNo int) error, tooLong func(lineNo int, size int64, prefix []byte)) error {
+	s := NewLineScanner(r, maxLine)
+	for s.Scan() {
+		if s.TooLong() {
+			if tooLong != nil {
+				tooLong(s.LineNo(), s.Size(), s.Bytes())
+			}
+			continue
+		}
+		if len(bytes.Trim(s.Bytes(), " \t\r")) == 0 {
+			continue
+		}
+		if err := fn(s.Bytes(), s.LineNo()); err != nil {
+			return err
+		}
+	}
+	return s.Err()
+}

@@ -3,6 +3,7 @@ package mimecast
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -113,5 +114,26 @@ func TestLineScannerReadError(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].line != "one" {
 		t.Errorf("got %v, want only the complete line", got)
+	}
+}
+
+func TestScanLines(t *testing.T) {
+	stop := errors.New("stop")
+	var got []string
+	var long []int
+	err := ScanLines(strings.NewReader("a\n \r\n"+strings.Repeat("z", 50)+"\nb\nc\nd"), 10,
+		func(line []byte, no int) error {
+			got = append(got, fmt.Sprintf("%d:%s", no, line))
+			if string(line) == "c" {
+				return stop
+			}
+			return nil
+		},
+		func(no int, size int64, prefix []byte) { long = append(long, no, int(size), len(prefix)) })
+	if err != stop {
+		t.Fatalf("err = %v, want the callback's error unchanged", err)
+	}
+	if fmt.Sprint(got) != "[1:a 4:b 5:c]" || fmt.Sprint(long) != "[3 51 50]" {
+		t.Errorf("lines %v, too long %v", got, long)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -46,12 +47,20 @@ func cmdRun(ctx context.Context, args []string, e env, demo bool) error {
 		return &configError{err: err}
 	}
 	if demo {
-		sim, err := startDemoSimulator(ctx, log)
+		simLog := log
+		if v["LOG_LEVEL"] != "debug" {
+			// One line per simulated request would drown the demo's output.
+			simLog, _ = newLogger(e.stderr, "warn", v["LOG_FORMAT"])
+		}
+		sim, err := startDemoSimulator(simLog)
 		if err != nil {
 			return err
 		}
 		defer sim.Close()
 		useSimulator(v, sim)
+		if e.getenv("MIMECAST_REQUESTS_PER_MINUTE") == "" && !flagGiven(fs, "MIMECAST_REQUESTS_PER_MINUTE") {
+			v["MIMECAST_REQUESTS_PER_MINUTE"] = "0" // the simulator needs no budget
+		}
 		if v["STATE_DIR"] == defaultOf("STATE_DIR") {
 			dir, err := os.MkdirTemp("", "mimecast-forwarder-demo-")
 			if err != nil {
@@ -70,6 +79,13 @@ func cmdRun(ctx context.Context, args []string, e env, demo bool) error {
 	return serve(ctx, cfg, e, log)
 }
 
+// flagGiven reports whether the flag of env was set on the command line.
+func flagGiven(fs *flag.FlagSet, env string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == flagName(env) })
+	return given
+}
+
 // defaultOf returns the default value of a setting.
 func defaultOf(env string) string {
 	for _, s := range settings {
@@ -81,11 +97,14 @@ func defaultOf(env string) string {
 }
 
 // startDemoSimulator serves the simulator on a free loopback port with a
-// small history (two hours) so that `demo --once` ends quickly.
-func startDemoSimulator(_ context.Context, log *slog.Logger) (*simulator.Simulator, error) {
+// small history so that `demo --once` ends in a second or two; new events
+// keep arriving every minute for a demo that keeps running.
+func startDemoSimulator(log *slog.Logger) (*simulator.Simulator, error) {
 	sim, err := simulator.NewServer(simulator.Options{
-		History: demoHistory,
-		Logger:  log.With("component", "simulator"),
+		History:        demoHistory,
+		LiveInterval:   time.Minute,
+		RecordsPerFile: 5,
+		Logger:         log.With("component", "simulator"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("demo: start simulator: %w", err)

@@ -168,7 +168,7 @@ func (v values) redacted() []any {
 // boolFlag is a flag.Value that may be given without a value.
 type boolFlag struct{ s string }
 
-func (b *boolFlag) String() string   { return b.s }
+func (b *boolFlag) String() string { return b.s }
 func (b *boolFlag) Set(s string) error {
 	if _, err := parseBool(s); err != nil {
 		return err
@@ -187,4 +187,3 @@ func parseBool(s string) (bool, error) {
 	}
 	return false, fmt.Errorf("%q is not a boolean (true or false)", s)
 }
-

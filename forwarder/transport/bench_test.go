@@ -29,7 +29,7 @@ func benchSendLF(b *testing.B, replay bool) {
 	ep := s.Epoch()
 	n := 0
 	for b.Loop() {
-		if err := s.Send(ctx, msg); err != nil {
+		if _, err := s.Send(ctx, msg); err != nil {
 			b.Fatal(err)
 		}
 		if n++; n%500 == 0 {

@@ -182,7 +182,7 @@ func sendAndCheck(t *testing.T, r *rsyslog, c Config) {
 	msgs, want := rsyslogCases()
 	ep := s.Epoch()
 	for _, m := range msgs {
-		if err := s.Send(t.Context(), []byte(m)); err != nil {
+		if _, err := s.Send(t.Context(), []byte(m)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -254,7 +254,7 @@ func TestRsyslogTLS(t *testing.T) {
 			defer cancel()
 			var err error
 			for i := 0; i < 20 && err == nil; i++ {
-				if err = s.Send(ctx, []byte(msgs[0])); err == nil {
+				if _, err = s.Send(ctx, []byte(msgs[0])); err == nil {
 					err = s.Confirm(ctx, ep)
 				}
 				time.Sleep(20 * time.Millisecond)
@@ -369,7 +369,7 @@ func runKill(t *testing.T, ack, replay bool) (lost, dups int) {
 		ep := s.Epoch()
 		var err error
 		for i := next; i < end && err == nil; i++ {
-			err = s.Send(ctx, msg(i))
+			_, err = s.Send(ctx, msg(i))
 			progress.Store(int64(i))
 		}
 		if err == nil {

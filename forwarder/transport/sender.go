@@ -224,37 +224,44 @@ func (s *Sender) acquire(ctx context.Context) error {
 
 func (s *Sender) release() { <-s.lock }
 
-// Send writes one message (without framing). It blocks while no receiver is
-// reachable and returns the context's error when ctx ends first. It returns
+// Send writes one message (without framing) and returns the epoch of the
+// connection that took it. It blocks while no receiver is reachable and
+// returns the context's error when ctx ends first. It returns
 // ErrInvalidMessage (nothing sent) for a message the profile or transport
 // forbids, and ErrConnectionLost when the write failed: the message and
 // everything since the caller's epoch must be sent again; the next Send
 // reconnects.
-func (s *Sender) Send(ctx context.Context, msg []byte) error {
+//
+// A caller sending a batch keeps the epoch of its first message: if a later
+// message returns another epoch, the connection was replaced in between and
+// the earlier messages may be lost; otherwise Confirm(ctx, epoch) tells when
+// the whole batch is safe.
+func (s *Sender) Send(ctx context.Context, msg []byte) (uint64, error) {
 	if err := s.checkMessage(msg); err != nil {
-		return err
+		return 0, err
 	}
 	if err := s.acquire(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	defer s.release()
 	if s.closed {
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	c, err := s.ready(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := checkFor(c.r, msg); err != nil {
-		return err
+		return 0, err
 	}
+	epoch := s.epoch.Load()
 	if err := s.write(c, msg); err != nil {
 		s.drop(c, fmt.Errorf("write: %w", err))
 		c.r.writeErrors.Inc()
-		return fmt.Errorf("%w: %s: %w", ErrConnectionLost, c.r.label, err)
+		return 0, fmt.Errorf("%w: %s: %w", ErrConnectionLost, c.r.label, err)
 	}
 	s.replay.add(time.Now(), msg)
-	return nil
+	return epoch, nil
 }
 
 // checkMessage applies the profile's rules.

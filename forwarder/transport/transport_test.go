@@ -96,7 +96,7 @@ func TestTCPLF(t *testing.T) {
 	ep := s.Epoch()
 	total := 0
 	for _, m := range msgs {
-		if err := s.Send(t.Context(), []byte(m)); err != nil {
+		if _, err := s.Send(t.Context(), []byte(m)); err != nil {
 			t.Fatal(err)
 		}
 		total += len(m) + 1
@@ -137,7 +137,7 @@ func TestTCPLF(t *testing.T) {
 	if v := value(r.connected); v != 0 {
 		t.Errorf("connected after Close = %v", v)
 	}
-	if err := s.Send(t.Context(), []byte("x")); !errors.Is(err, ErrClosed) {
+	if _, err := s.Send(t.Context(), []byte("x")); !errors.Is(err, ErrClosed) {
 		t.Errorf("Send after Close: %v", err)
 	}
 }
@@ -152,7 +152,7 @@ func TestTCPOctetCounting(t *testing.T) {
 	msgs := []string{rfcLine("h", "mimecast", "av", "-", "first"), rfcLine("h", "mimecast", "av", "-", body)}
 	ep := s.Epoch()
 	for _, m := range msgs {
-		if err := s.Send(t.Context(), []byte(m)); err != nil {
+		if _, err := s.Send(t.Context(), []byte(m)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -181,7 +181,7 @@ func TestUDP(t *testing.T) {
 	s := newSender(t, env, c)
 	msgs := []string{rfcLine("h", "mimecast", "spam", "-", "one"), rfcLine("h", "mimecast", "spam", "-", strings.Repeat("z", 60000))}
 	for _, m := range msgs {
-		if err := s.Send(t.Context(), []byte(m)); err != nil {
+		if _, err := s.Send(t.Context(), []byte(m)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -199,7 +199,7 @@ func TestUDP(t *testing.T) {
 			t.Errorf("datagram %d: %d bytes, want %d (no framing)", i, n, len(m))
 		}
 	}
-	if err := s.Send(t.Context(), make([]byte, UDPMaxMessageBytes+1)); !errors.Is(err, ErrInvalidMessage) {
+	if _, err := s.Send(t.Context(), make([]byte, UDPMaxMessageBytes+1)); !errors.Is(err, ErrInvalidMessage) {
 		t.Errorf("oversize datagram: %v", err)
 	}
 }
@@ -209,7 +209,7 @@ func TestWazuhProfileRejects(t *testing.T) {
 	srv := startServer(t, listenTCP(t), false)
 	s := newSender(t, env, testConfig(ProfileWazuh, "tcp://"+srv.ln.Addr().String()))
 	for _, m := range []string{"a\nb", "a\rb", "a\x00b", strings.Repeat("x", WazuhMaxMessageBytes+1), ""} {
-		if err := s.Send(t.Context(), []byte(m)); !errors.Is(err, ErrInvalidMessage) {
+		if _, err := s.Send(t.Context(), []byte(m)); !errors.Is(err, ErrInvalidMessage) {
 			t.Errorf("%.10q: got %v", m, err)
 		}
 	}
@@ -221,7 +221,7 @@ func TestWazuhProfileRejects(t *testing.T) {
 	}
 	// rfc profile with LF framing still refuses an LF inside the message.
 	s2 := newSender(t, env, testConfig(ProfileRFC, "tcp://"+srv.ln.Addr().String()))
-	if err := s2.Send(t.Context(), []byte("a\nb")); !errors.Is(err, ErrInvalidMessage) {
+	if _, err := s2.Send(t.Context(), []byte("a\nb")); !errors.Is(err, ErrInvalidMessage) {
 		t.Errorf("rfc+lf with LF: %v", err)
 	}
 }
@@ -249,7 +249,7 @@ func TestTLS(t *testing.T) {
 			}
 			ep := s.Epoch()
 			m := rfcLine("h", "mimecast", "journal", "-", `{"mimecast":{"logType":"journal"}}`)
-			if err := s.Send(t.Context(), []byte(m)); err != nil {
+			if _, err := s.Send(t.Context(), []byte(m)); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.Confirm(t.Context(), ep); err != nil {
@@ -274,7 +274,7 @@ func TestTLS(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 		defer cancel()
-		if err := s.Send(ctx, []byte("x")); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := s.Send(ctx, []byte("x")); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Send: %v", err)
 		}
 		if v := value(s.eps[0].connErrors); v < 1 {
@@ -291,7 +291,7 @@ func TestTLS(t *testing.T) {
 		s := newSender(t, env, c)
 		// With TLS 1.3 the client learns of the refusal only after the handshake.
 		ep := s.Epoch()
-		_ = s.Send(t.Context(), []byte("x"))
+		_, _ = s.Send(t.Context(), []byte("x"))
 		err := s.Confirm(t.Context(), ep)
 		if err == nil {
 			t.Fatal("Confirm succeeded without a client certificate")
@@ -314,7 +314,7 @@ func TestReconnectAndReplay(t *testing.T) {
 	s := newSender(t, env, testConfig(ProfileWazuh, addr))
 	ep := s.Epoch()
 	for i := range 3 {
-		if err := s.Send(t.Context(), []byte(rfcLine("h", "a", "m", "-", fmt.Sprint("before-", i)))); err != nil {
+		if _, err := s.Send(t.Context(), []byte(rfcLine("h", "a", "m", "-", fmt.Sprint("before-", i)))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -325,7 +325,7 @@ func TestReconnectAndReplay(t *testing.T) {
 	first := <-srv.conns
 	first.Close()
 	time.Sleep(50 * time.Millisecond) // let the FIN arrive
-	if err := s.Send(t.Context(), []byte(rfcLine("h", "a", "m", "-", "after"))); err != nil {
+	if _, err := s.Send(t.Context(), []byte(rfcLine("h", "a", "m", "-", "after"))); err != nil {
 		t.Fatalf("Send after the receiver closed: %v", err)
 	}
 	if s.Epoch() == ep {
@@ -365,7 +365,7 @@ func TestWriteErrorAfterReset(t *testing.T) {
 	c.ReplayWindow = 0
 	s := newSender(t, env, c)
 	ep := s.Epoch()
-	if err := s.Send(t.Context(), []byte("<14>1 - h a - m - first")); err != nil {
+	if _, err := s.Send(t.Context(), []byte("<14>1 - h a - m - first")); err != nil {
 		t.Fatal(err)
 	}
 	conn := <-srv.conns
@@ -374,7 +374,7 @@ func TestWriteErrorAfterReset(t *testing.T) {
 	big := []byte("<14>1 - h a - m - " + strings.Repeat("y", 60000))
 	var err error
 	for i := 0; i < 100 && err == nil; i++ {
-		err = s.Send(t.Context(), big)
+		_, err = s.Send(t.Context(), big)
 	}
 	if !errors.Is(err, ErrConnectionLost) {
 		t.Fatalf("Send into a reset connection: %v", err)
@@ -389,7 +389,7 @@ func TestWriteErrorAfterReset(t *testing.T) {
 		t.Errorf("Confirm = %v", err)
 	}
 	ep = s.Epoch()
-	if err := s.Send(t.Context(), []byte("<14>1 - h a - m - again")); err != nil {
+	if _, err := s.Send(t.Context(), []byte("<14>1 - h a - m - again")); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Confirm(t.Context(), ep); err != nil {
@@ -419,7 +419,7 @@ func TestFailoverAndFailback(t *testing.T) {
 	c.FailbackAfter = 200 * time.Millisecond
 	s := newSender(t, env, c)
 	ep := s.Epoch()
-	if err := s.Send(t.Context(), []byte(rfcLine("h", "a", "m", "-", "to-second"))); err != nil {
+	if _, err := s.Send(t.Context(), []byte(rfcLine("h", "a", "m", "-", "to-second"))); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Confirm(t.Context(), ep); err != nil {
@@ -440,7 +440,7 @@ func TestFailoverAndFailback(t *testing.T) {
 	}
 	srv1 := startServer(t, ln, false)
 	time.Sleep(250 * time.Millisecond)
-	if err := s.Send(t.Context(), []byte(rfcLine("h", "a", "m", "-", "to-first"))); err != nil {
+	if _, err := s.Send(t.Context(), []byte(rfcLine("h", "a", "m", "-", "to-first"))); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Confirm(t.Context(), ep); err != nil {
@@ -463,7 +463,7 @@ func TestBackpressure(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := s.Send(ctx, []byte("<14>1 - h a - m - x"))
+	_, err := s.Send(ctx, []byte("<14>1 - h a - m - x"))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Send = %v", err)
 	}
@@ -474,7 +474,7 @@ func TestBackpressure(t *testing.T) {
 		t.Errorf("connection errors = %v, want several attempts", v)
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.Send(t.Context(), []byte("<14>1 - h a - m - x")) }()
+	go func() { _, err := s.Send(t.Context(), []byte("<14>1 - h a - m - x")); done <- err }()
 	select {
 	case err := <-done:
 		t.Fatalf("Send returned %v with no receiver", err)
@@ -521,7 +521,7 @@ func TestAckTimeout(t *testing.T) {
 	ep := s.Epoch()
 	msg := []byte(rfcLine("h", "a", "m", "-", strings.Repeat("w", 1000)))
 	for range 300 {
-		if err := s.Send(t.Context(), msg); err != nil {
+		if _, err := s.Send(t.Context(), msg); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -570,7 +570,7 @@ func TestWazuhQueue(t *testing.T) {
 	c.WazuhLocation = "mimecast:fw|1"
 	s := newSender(t, env, c)
 	msg := rfcLine("h", "mimecast", "receipt", "-", `{"mimecast":{"a":"b:c"}}`)
-	if err := s.Send(t.Context(), []byte(msg)); err != nil {
+	if _, err := s.Send(t.Context(), []byte(msg)); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 70000)
@@ -586,7 +586,7 @@ func TestWazuhQueue(t *testing.T) {
 	pc.Close()
 	os.Remove(path)
 	ep := s.Epoch()
-	err = s.Send(t.Context(), []byte(msg))
+	_, err = s.Send(t.Context(), []byte(msg))
 	if !errors.Is(err, ErrConnectionLost) {
 		t.Fatalf("Send to a removed socket = %v", err)
 	}
@@ -595,7 +595,7 @@ func TestWazuhQueue(t *testing.T) {
 	}
 	pc = listen()
 	defer pc.Close()
-	if err := s.Send(t.Context(), []byte(msg)); err != nil {
+	if _, err := s.Send(t.Context(), []byte(msg)); err != nil {
 		t.Fatal(err)
 	}
 	pc.SetReadDeadline(time.Now().Add(5 * time.Second))

@@ -220,7 +220,9 @@ func (s *Source) Fetch(ctx context.Context, cursor []byte) (source.Batch, error)
 		return nil, err
 	}
 	next := nextCursor(cur, page.NextPage, page.IsCaughtUp, s.api.now().UTC(), s.api.cfg.DayGrace)
-	b := &Batch{src: s, cursor: next.encode(), caughtUp: page.IsCaughtUp, day: cur.Day}
+	// Caught up only when the API said so for the day we stay on: moving
+	// to the next day means there is more to fetch at once.
+	b := &Batch{src: s, cursor: next.encode(), caughtUp: page.IsCaughtUp && next.Day == cur.Day, day: cur.Day}
 	seen := make(map[string]bool, len(page.Value))
 	for _, v := range page.Value {
 		if v.URL == "" || seen[v.URL] {
@@ -296,7 +298,9 @@ type Batch struct {
 // Cursor returns the cursor after this page.
 func (b *Batch) Cursor() []byte { return b.cursor }
 
-// CaughtUp returns the page's isCaughtUp.
+// CaughtUp reports whether the page said isCaughtUp for a day the stream
+// stays on (today, or a day still within its grace): a caught-up page of a
+// past day moves the cursor to the next day and is not "caught up".
 func (b *Batch) CaughtUp() bool { return b.caughtUp }
 
 // Files returns the number of distinct batch files of the page.

@@ -161,8 +161,16 @@ func TestListingRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !b.CaughtUp() {
-		t.Error("not caught up")
+	// The first day (now - 24h look-back) is caught up and past its grace:
+	// the cursor moves to the next day, so the stream is not caught up yet.
+	if err := b.Records(t.Context(), func(*source.Record) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if b.CaughtUp() {
+		t.Error("caught up on a past day: want the stream to go on with the next day")
+	}
+	if c, err := ParseCursor(b.Cursor()); err != nil || c.Day != e.clk.now().Format(dayLayout) {
+		t.Errorf("cursor = %+v (%v), want today %s", c, err, e.clk.now().Format(dayLayout))
 	}
 	ep := metrics.EndpointBatchList
 	if got := value(t, e.m.APIRateLimited.WithLabelValues(ep)); got != 2 {

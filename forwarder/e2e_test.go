@@ -1,0 +1,443 @@
+package forwarder_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/leodido/go-syslog/v4/rfc5424"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/checkpoint"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/transport"
+	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api2"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
+)
+
+// clock is a settable clock shared by the simulator and the API client.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// receiver is a syslog receiver on loopback TCP: it splits on LF, parses
+// every line with go-syslog's RFC5424 parser and counts every MSG.
+type receiver struct {
+	t        *testing.T
+	ln       net.Listener
+	mu       sync.Mutex
+	conns    map[net.Conn]bool
+	msgs     map[string]int // MSG → times received
+	total    int
+	accepted int
+	errs     []error
+	dropAt   int // close the connection when total reaches this (0: never)
+	wg       sync.WaitGroup
+}
+
+func newReceiver(t *testing.T) *receiver {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &receiver{t: t, ln: ln, conns: map[net.Conn]bool{}, msgs: map[string]int{}}
+	r.wg.Go(r.accept)
+	t.Cleanup(func() {
+		_ = ln.Close()
+		r.dropAll()
+		r.wg.Wait()
+	})
+	return r
+}
+
+func (r *receiver) addr() string { return "tcp://" + r.ln.Addr().String() }
+
+func (r *receiver) accept() {
+	for {
+		c, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		r.conns[c] = true
+		r.accepted++
+		r.mu.Unlock()
+		r.wg.Go(func() { r.read(c) })
+	}
+}
+
+func (r *receiver) read(c net.Conn) {
+	defer func() {
+		r.mu.Lock()
+		delete(r.conns, c)
+		r.mu.Unlock()
+		_ = c.Close()
+	}()
+	parser := rfc5424.NewParser()
+	br := bufio.NewReaderSize(c, 1<<20)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			if line != "" && !errors.Is(err, net.ErrClosed) {
+				r.fail(fmt.Errorf("unterminated line at close: %.80q", line))
+			}
+			return
+		}
+		msg, perr := parser.Parse([]byte(strings.TrimSuffix(line, "\n")))
+		if perr != nil {
+			r.fail(fmt.Errorf("RFC5424 parse: %v: %.200q", perr, line))
+			continue
+		}
+		m := msg.(*rfc5424.SyslogMessage)
+		if m.Hostname == nil || *m.Hostname != "e2e-host" || m.Appname == nil || *m.Appname != "mimecast" || m.Message == nil || m.MsgID == nil {
+			r.fail(fmt.Errorf("bad header in %.200q", line))
+			continue
+		}
+		r.mu.Lock()
+		r.msgs[*m.MsgID+" "+*m.Message]++
+		r.total++
+		drop := r.dropAt > 0 && r.total == r.dropAt
+		r.mu.Unlock()
+		if drop {
+			_ = c.Close()
+			return
+		}
+	}
+}
+
+func (r *receiver) fail(err error) {
+	r.mu.Lock()
+	r.errs = append(r.errs, err)
+	r.mu.Unlock()
+}
+
+func (r *receiver) dropAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c := range r.conns {
+		_ = c.Close()
+	}
+}
+
+func (r *receiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.total
+}
+
+func (r *receiver) dropAfter(n int) {
+	r.mu.Lock()
+	r.dropAt = n
+	r.mu.Unlock()
+}
+
+// expected returns every message the simulator has published by now, as
+// "MSGID MSG" with MSG exactly as the forwarder must write it, for events
+// that can be delivered.
+func expected(sim *simulator.Simulator, now time.Time) map[string]bool {
+	want := map[string]bool{}
+	for _, typ := range simulator.AllTypes() {
+		for f, n := range sim.Records(typ, now) {
+			if !f.Deliverable(n) {
+				continue
+			}
+			ev := sim.Event(typ, f.Index, n)
+			inner := strings.TrimPrefix(string(ev), "{")
+			if inner != "}" {
+				inner = "," + inner
+			}
+			want[syslogfmt.MsgID(typ)+` {"mimecast":{"logType":"`+typ+`"`+inner+"}"] = true
+		}
+	}
+	return want
+}
+
+func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type harness struct {
+	t     *testing.T
+	clk   *clock
+	sim   *simulator.Simulator
+	rcv   *receiver
+	state string
+	log   *slog.Logger
+}
+
+func newHarness(t *testing.T, opts simulator.Options) *harness {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+	if opts.History == 0 {
+		opts.History = 2 * time.Hour
+	}
+	if opts.LiveInterval == 0 {
+		opts.LiveInterval = time.Minute
+	}
+	if opts.RecordsPerFile == 0 {
+		opts.RecordsPerFile = 7
+	}
+	opts.Now = clk.Now
+	sim, err := simulator.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	return &harness{t: t, clk: clk, sim: sim, rcv: newReceiver(t), state: t.TempDir(),
+		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+// instance is one forwarder process: its own metrics, store and sender.
+type instance struct {
+	fwd    *forwarder.Forwarder
+	m      *metrics.Metrics
+	store  *checkpoint.Store
+	sender *transport.Sender
+}
+
+func (h *harness) start(once bool) *instance {
+	t := h.t
+	t.Helper()
+	m := metrics.New(prometheus.NewRegistry(), "test", "test")
+	store, err := checkpoint.Open(h.state, h.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fcfg := syslogfmt.DefaultConfig()
+	fcfg.Hostname = "e2e-host"
+	fcfg.Version = "test"
+	formatter, err := syslogfmt.New(fcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcfg := transport.DefaultConfig()
+	tcfg.Addresses = []string{h.rcv.addr()}
+	tcfg.BackoffMin, tcfg.BackoffMax = 10*time.Millisecond, 100*time.Millisecond
+	tcfg.ReplayWindow = 100 * time.Millisecond
+	sender, err := transport.New(tcfg, m, h.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, secret := h.sim.Credentials()
+	sources, err := api2.NewSources(api2.Config{
+		BaseURL: h.sim.URL(), ClientID: id, ClientSecret: secret,
+		Lookback: 6 * time.Hour, PageSize: 3, Now: h.clk.Now,
+		Client: mimecast.ClientConfig{RetryWaitMin: time.Millisecond, RetryWaitMax: 20 * time.Millisecond, RetryMax: 5,
+			MaxRateLimitRetries: 20, RateLimitWaitMax: time.Second, Timeout: 10 * time.Second, ResponseHeaderTimeout: 10 * time.Second},
+	}, m, h.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg := forwarder.DefaultConfig()
+	pcfg.PollInterval = 20 * time.Millisecond
+	pcfg.RetryMin, pcfg.RetryMax = 10*time.Millisecond, 100*time.Millisecond
+	pcfg.Once = once
+	fwd, err := forwarder.New(pcfg, sources, formatter, sender, store, m, h.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &instance{fwd: fwd, m: m, store: store, sender: sender}
+}
+
+func (in *instance) close() {
+	_ = in.sender.Close()
+	_ = in.store.Close()
+}
+
+func (in *instance) idle() bool {
+	for _, st := range in.fwd.Status() {
+		if !st.CaughtUp || st.Err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func sum(vec *prometheus.CounterVec) float64 {
+	total := 0.0
+	ch := make(chan prometheus.Metric, 100)
+	go func() { vec.Collect(ch); close(ch) }()
+	for m := range ch {
+		var d dto.Metric
+		if err := m.Write(&d); err == nil {
+			total += d.GetCounter().GetValue()
+		}
+	}
+	return total
+}
+
+// checkExactlyOnce compares what the receiver got with what the simulator
+// published.
+func (h *harness) checkExactlyOnce(want map[string]bool) {
+	t := h.t
+	t.Helper()
+	h.rcv.mu.Lock()
+	defer h.rcv.mu.Unlock()
+	for _, err := range h.rcv.errs {
+		t.Error(err)
+	}
+	for msg := range want {
+		if n := h.rcv.msgs[msg]; n != 1 {
+			t.Errorf("event received %d times, want once: %.160s", n, msg)
+		}
+	}
+	for msg := range h.rcv.msgs {
+		if !want[msg] {
+			t.Errorf("unexpected message (not byte-for-byte a simulated event): %.300s", msg)
+		}
+	}
+	if h.rcv.total != len(want) {
+		t.Errorf("received %d messages, want %d", h.rcv.total, len(want))
+	}
+}
+
+// TestEndToEndExactlyOnce: simulator → forwarder → TCP receiver. Every
+// event arrives exactly once, byte for byte, across a forced reconnect of
+// the receiver and a restart of the forwarder from its cursors.
+func TestEndToEndExactlyOnce(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+
+	// Phase 1: backfill the history.
+	in1 := h.start(false)
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	done1 := make(chan error, 1)
+	go func() { done1 <- in1.fwd.Run(ctx1) }()
+	want := expected(h.sim, h.clk.Now())
+	if len(want) < 500 {
+		t.Fatalf("simulator published only %d events", len(want))
+	}
+	eventually(t, "backfill", 60*time.Second, func() bool { return h.rcv.count() >= len(want) && in1.idle() })
+
+	// Phase 2: the receiver drops the connection while the forwarder is
+	// idle; new events are published; they come over a new connection.
+	time.Sleep(150 * time.Millisecond) // past the replay window: nothing to replay
+	h.rcv.dropAll()
+	h.clk.Advance(5 * time.Minute)
+	want = expected(h.sim, h.clk.Now())
+	eventually(t, "events after the receiver dropped the connection", 30*time.Second, func() bool {
+		return h.rcv.count() >= len(want) && in1.idle()
+	})
+	if got := testutil.ToFloat64(in1.m.ReceiverReconnects.WithLabelValues(h.rcv.addr())); got < 1 {
+		t.Errorf("receiver_reconnects_total = %v, want ≥ 1", got)
+	}
+
+	// Phase 3: stop the forwarder, publish more, start a new one from the
+	// cursors on disk.
+	cancel1()
+	if err := <-done1; err != nil {
+		t.Fatalf("Run after cancel: %v", err)
+	}
+	forwarded1 := sum(in1.m.RecordsForwarded)
+	in1.close()
+	h.clk.Advance(5 * time.Minute)
+	want = expected(h.sim, h.clk.Now())
+	in2 := h.start(true)
+	defer in2.close()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel2()
+	if err := in2.fwd.Run(ctx2); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	eventually(t, "last events", 10*time.Second, func() bool { return h.rcv.count() >= len(want) })
+	h.checkExactlyOnce(want)
+
+	if got := forwarded1 + sum(in2.m.RecordsForwarded); int(got) != len(want) {
+		t.Errorf("records_forwarded_total over both runs = %v, want %d", got, len(want))
+	}
+	if got := sum(in2.m.CursorCommits); got < 10 {
+		t.Errorf("cursor_commits_total of the second run = %v, want ≥ 10 (one per stream at least)", got)
+	}
+	for _, st := range in2.fwd.Status() {
+		if st.Newest.IsZero() {
+			t.Errorf("a stream forwarded nothing in the second run: %+v", st)
+		}
+	}
+}
+
+// TestEndToEndReceiverDropsMidBatch: the receiver closes the connection in
+// the middle of a backfill. Nothing is lost; the interrupted batches are
+// sent again (at-least-once), so duplicates are bounded by what was in
+// flight.
+func TestEndToEndReceiverDropsMidBatch(t *testing.T) {
+	h := newHarness(t, simulator.Options{RecordsPerFile: 11})
+	want := expected(h.sim, h.clk.Now())
+	h.rcv.dropAfter(len(want) / 3)
+	in := h.start(true)
+	defer in.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := in.fwd.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	eventually(t, "all events", 10*time.Second, func() bool { return h.rcv.count() >= len(want) })
+	h.rcv.mu.Lock()
+	defer h.rcv.mu.Unlock()
+	dups := 0
+	for msg := range want {
+		switch n := h.rcv.msgs[msg]; {
+		case n == 0:
+			t.Errorf("event lost: %.160s", msg)
+		case n > 1:
+			dups += n - 1
+		}
+	}
+	// In flight at most: one page (3 files) per stream, plus the replay
+	// window's messages.
+	if limit := 10 * 3 * 11 * 2; dups > limit {
+		t.Errorf("%d duplicates, want ≤ %d", dups, limit)
+	}
+	if got := sum(in.m.BatchRetries); got < 1 {
+		t.Errorf("batch_retries_total = %v, want ≥ 1", got)
+	}
+	if h.rcv.accepted < 2 {
+		t.Errorf("receiver accepted %d connections, want a reconnect", h.rcv.accepted)
+	}
+	t.Logf("dropped the connection after %d of %d messages: %d duplicates, %v batch retries", len(want)/3, len(want), dups, sum(in.m.BatchRetries))
+}
+
+// checkJSON makes sure the e2e expectation helper builds valid JSON.
+func TestExpectedIsJSON(t *testing.T) {
+	h := newHarness(t, simulator.Options{History: 30 * time.Minute})
+	for msg := range expected(h.sim, h.clk.Now()) {
+		body := msg[strings.IndexByte(msg, ' ')+1:]
+		var v map[string]map[string]any
+		if err := json.Unmarshal([]byte(body), &v); err != nil || v["mimecast"]["logType"] == nil {
+			t.Fatalf("expected message is not the wrapped JSON: %v: %.200s", err, body)
+		}
+	}
+}
