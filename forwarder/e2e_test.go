@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -212,7 +213,9 @@ func newHarness(t *testing.T, opts simulator.Options) *harness {
 	if opts.RecordsPerFile == 0 {
 		opts.RecordsPerFile = 7
 	}
-	opts.Now = clk.Now
+	if opts.Now == nil {
+		opts.Now = clk.Now
+	}
 	sim, err := simulator.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -229,6 +232,9 @@ type instance struct {
 	store  *checkpoint.Store
 	sender *transport.Sender
 }
+
+// simNow is the simulator's time.
+func (h *harness) simNow() time.Time { return h.sim.Options().Now() }
 
 func (h *harness) start(once bool) *instance {
 	t := h.t
@@ -438,6 +444,192 @@ func TestExpectedIsJSON(t *testing.T) {
 		var v map[string]map[string]any
 		if err := json.Unmarshal([]byte(body), &v); err != nil || v["mimecast"]["logType"] == nil {
 			t.Fatalf("expected message is not the wrapped JSON: %v: %.200s", err, body)
+		}
+	}
+}
+
+// TestEndToEndFaults: each failure the simulator reproduces leads to the
+// documented behaviour (retry, skip, re-authenticate) and metric, and every
+// deliverable event still arrives exactly once.
+func TestEndToEndFaults(t *testing.T) {
+	label := func(vec *prometheus.CounterVec, labels ...string) float64 {
+		return testutil.ToFloat64(vec.WithLabelValues(labels...))
+	}
+	cases := []struct {
+		name   string
+		opts   simulator.Options
+		shrunk bool // long lines come out shrunk, not byte-for-byte
+		check  func(t *testing.T, m *metrics.Metrics, st simulator.Stats)
+	}{
+		{"429 with X-RateLimit-Reset", simulator.Options{RateLimitEvery: 4, FaultReset: 30 * time.Millisecond}, false,
+			func(t *testing.T, m *metrics.Metrics, st simulator.Stats) {
+				if got := sum(m.APIRateLimited); got < 1 {
+					t.Errorf("api_rate_limited_total = %v, want ≥ 1", got)
+				}
+				if got := testutil.ToFloat64(m.APIRateLimitWait); got < 0.03 {
+					t.Errorf("api_rate_limit_wait_seconds_total = %v, want ≥ one X-RateLimit-Reset (0.03 s)", got)
+				}
+			}},
+		{"5xx", simulator.Options{ServerErrorEvery: 3}, false,
+			func(t *testing.T, m *metrics.Metrics, st simulator.Stats) {
+				if got := sum(m.APIRetries); got < 1 {
+					t.Errorf("api_retries_total = %v, want ≥ 1", got)
+				}
+				if got := label(m.APIRequests, metrics.EndpointBatchList, "500") + label(m.APIRequests, metrics.EndpointBatchList, "503") +
+					label(m.APIRequests, metrics.EndpointToken, "500") + label(m.APIRequests, metrics.EndpointToken, "503"); got < 1 {
+					t.Errorf("api_requests_total{code=5xx} = %v, want ≥ 1", got)
+				}
+			}},
+		{"expired URL", simulator.Options{ExpiredURLEvery: 3}, false,
+			func(t *testing.T, m *metrics.Metrics, st simulator.Stats) {
+				if got := sum(m.FilesSkipped); got < 1 || got != sumReason(m.FilesSkipped, metrics.ReasonExpiredURL) {
+					t.Errorf("files_skipped_total = %v (expired_url %v), want ≥ 1, all expired_url", got, sumReason(m.FilesSkipped, metrics.ReasonExpiredURL))
+				}
+			}},
+		{"corrupt gzip", simulator.Options{CorruptGzipEvery: 3}, false,
+			func(t *testing.T, m *metrics.Metrics, st simulator.Stats) {
+				if got := sumReason(m.FilesSkipped, metrics.ReasonCorruptArchive); got < 1 {
+					t.Errorf("files_skipped_total{reason=corrupt_archive} = %v, want ≥ 1", got)
+				}
+			}},
+		{"truncated gzip", simulator.Options{TruncatedGzipEvery: 4}, false,
+			func(t *testing.T, m *metrics.Metrics, st simulator.Stats) {
+				if got := sumReason(m.FilesSkipped, metrics.ReasonCorruptArchive); got < 1 {
+					t.Errorf("files_skipped_total{reason=corrupt_archive} = %v, want ≥ 1", got)
+				}
+			}},
+		{"bad JSON line", simulator.Options{BadJSONLineEvery: 2}, false,
+			func(t *testing.T, m *metrics.Metrics, st simulator.Stats) {
+				if got := sumReason(m.RecordsSkipped, metrics.ReasonInvalidJSON); got < 1 {
+					t.Errorf("records_skipped_total{reason=invalid_json} = %v, want ≥ 1", got)
+				}
+			}},
+		{"duplicate URLs", simulator.Options{DuplicateURLEvery: 2}, false, nil},
+		{"long line", simulator.Options{LongLineEvery: 4, LongLineBytes: 256 << 10}, true,
+			func(t *testing.T, m *metrics.Metrics, st simulator.Stats) {
+				if got := sum(m.RecordsShrunk); got < 1 {
+					t.Errorf("records_shrunk_total = %v, want ≥ 1", got)
+				}
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.History, opts.RecordsPerFile, opts.LiveInterval = time.Hour, 6, -1
+			h := newHarness(t, opts)
+			want := expected(h.sim, h.clk.Now())
+			in := h.start(true)
+			defer in.close()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			if err := in.fwd.Run(ctx); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			eventually(t, "all deliverable events", 10*time.Second, func() bool { return h.rcv.count() >= len(want) })
+			if tc.shrunk {
+				h.checkByID(want)
+			} else {
+				h.checkExactlyOnce(want)
+			}
+			if tc.check != nil {
+				tc.check(t, in.m, h.sim.Stats())
+			}
+		})
+	}
+}
+
+// TestEndToEndTokenExpiry: the simulator's clock jumps past the token's
+// lifetime while the forwarder still holds it: the API answers 401
+// token_expired, the forwarder authenticates again once and goes on.
+func TestEndToEndTokenExpiry(t *testing.T) {
+	var skew atomic.Int64
+	clk := &clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+	h := newHarness(t, simulator.Options{History: time.Hour, RecordsPerFile: 4,
+		Now: func() time.Time { return clk.Now().Add(time.Duration(skew.Load())) }})
+	h.clk = clk
+	in := h.start(false)
+	defer in.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.fwd.Run(ctx) }()
+	want := expected(h.sim, h.simNow())
+	eventually(t, "backfill", 30*time.Second, func() bool { return h.rcv.count() >= len(want) && in.idle() })
+	// Only the simulator's clock moves: its tokens expire, the forwarder's
+	// cache still holds one; new files are published meanwhile.
+	skew.Store(int64(31 * time.Minute))
+	want = expected(h.sim, h.simNow())
+	eventually(t, "events after re-authentication", 30*time.Second, func() bool { return h.rcv.count() >= len(want) && in.idle() })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	h.checkExactlyOnce(want)
+	if got := testutil.ToFloat64(in.m.TokenRefreshes); got != 2 {
+		t.Errorf("oauth_tokens_total = %v, want 2 (the first and one after token_expired)", got)
+	}
+	if got := h.sim.Stats(); got.TokensExpired < 1 {
+		t.Errorf("simulator answered token_expired %d times, want ≥ 1", got.TokensExpired)
+	}
+}
+
+func sumReason(vec *prometheus.CounterVec, reason string) float64 {
+	total := 0.0
+	ch := make(chan prometheus.Metric, 100)
+	go func() { vec.Collect(ch); close(ch) }()
+	for m := range ch {
+		var d dto.Metric
+		if err := m.Write(&d); err != nil {
+			continue
+		}
+		for _, l := range d.GetLabel() {
+			if l.GetName() == "reason" && l.GetValue() == reason {
+				total += d.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
+// checkByID is checkExactlyOnce for runs where some messages are shrunk:
+// events are matched by aggregateId; unshrunk ones must also be
+// byte-for-byte equal.
+func (h *harness) checkByID(want map[string]bool) {
+	t := h.t
+	t.Helper()
+	id := func(msg string) string {
+		var v struct {
+			Mimecast struct {
+				AggregateID string `json:"aggregateId"`
+			} `json:"mimecast"`
+		}
+		if err := json.Unmarshal([]byte(msg[strings.IndexByte(msg, ' ')+1:]), &v); err != nil {
+			t.Errorf("message is not JSON: %v: %.200s", err, msg)
+		}
+		return v.Mimecast.AggregateID
+	}
+	wantByID := map[string]string{}
+	for msg := range want {
+		wantByID[id(msg)] = msg
+	}
+	h.rcv.mu.Lock()
+	defer h.rcv.mu.Unlock()
+	got := map[string]int{}
+	for msg, n := range h.rcv.msgs {
+		i := id(msg)
+		got[i] += n
+		w, ok := wantByID[i]
+		switch {
+		case !ok:
+			t.Errorf("unexpected event %q", i)
+		case msg != w && !strings.Contains(msg, "…[truncated "):
+			t.Errorf("event %s differs and is not marked as shrunk", i)
+		case len(msg) > 65000:
+			t.Errorf("event %s is %d bytes, over the maximum", i, len(msg))
+		}
+	}
+	for i := range wantByID {
+		if got[i] != 1 {
+			t.Errorf("event %s received %d times, want once", i, got[i])
 		}
 	}
 }
