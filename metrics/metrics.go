@@ -98,7 +98,7 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help})
 	}
 	m := &Metrics{
-		RecordsForwarded: counterVec("records_forwarded_total", "Records written to the syslog receiver, per stream.", "stream"),
+		RecordsForwarded: counterVec("records_forwarded_total", "Records delivered to the syslog receiver and committed, per stream.", "stream"),
 		RecordsSkipped:   counterVec("records_skipped_total", "Records that could not be forwarded and were skipped, per stream and reason.", "stream", "reason"),
 		RecordsShrunk:    counterVec("records_shrunk_total", "Records whose message was shrunk to fit the maximum message size, per stream.", "stream"),
 		FilesSkipped:     counterVec("files_skipped_total", "Batch files that were skipped (wholly or from the point of damage), per stream and reason.", "stream", "reason"),
