@@ -248,11 +248,11 @@ func (f *Forwarder) deliverBatch(ctx context.Context, src source.Source, cursor 
 	stream := src.Stream()
 	batch, err := src.Fetch(ctx, cursor)
 	if err != nil {
-		reason := metrics.ReasonFetch
-		if source.IsPermanent(err) {
-			reason = metrics.ReasonInvalidToken
+		// A permanent error's reason is only known to the source, which
+		// counts it (e.g. invalid_token); the rest are fetch failures.
+		if !source.IsPermanent(err) {
+			f.m.StreamErrors.WithLabelValues(stream, metrics.ReasonFetch).Inc()
 		}
-		f.m.StreamErrors.WithLabelValues(stream, reason).Inc()
 		return nil, false, fmt.Errorf("fetch: %w", err)
 	}
 	if c, ok := batch.(io.Closer); ok {

@@ -79,7 +79,7 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("bench: state directory: %w", err)
 	}
 	defer os.RemoveAll(state)
-	fwd := exec.CommandContext(ctx, exe, "run", "--once")
+	fwd := exec.CommandContext(ctx, exe, "run", "--once", "--metrics-address=")
 	fwd.Env = append(os.Environ(),
 		"GOMAXPROCS="+strconv.Itoa(*procs),
 		"MIMECAST_API=v2",
@@ -91,7 +91,6 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 		"MIMECAST_REQUESTS_PER_MINUTE=0",
 		"SYSLOG_ADDRESS=tcp://"+sink.Addr(),
 		"STATE_DIR="+state,
-		"METRICS_ADDRESS=",
 		"LOG_LEVEL=warn",
 	)
 	fwd.Stderr = e.stderr

@@ -158,12 +158,19 @@ func (s *Source) Fetch(ctx context.Context, cur []byte) (source.Batch, error) {
 		token = t
 	}
 	b, err := s.fetch(ctx, token)
+	// Every refusal counts as stream_errors_total{invalid_token}, here: the
+	// pipeline does not count permanent errors, whose reason only the
+	// source knows.
 	if err != nil && errors.Is(err, errInvalidToken) && token != "" {
 		s.m.StreamErrors.WithLabelValues(StreamName, metrics.ReasonInvalidToken).Inc()
 		if !s.cfg.RestartOnInvalidToken {
+			remove := "remove the " + StreamName + " cursor"
+			if cur == nil { // the configured start token, not a cursor
+				remove = "unset MIMECAST_START_TOKEN / MIMECAST_START_TOKEN_FILE"
+			}
 			return nil, source.Permanent(fmt.Errorf("%w (%v); the stream is stopped so that nothing is fetched twice without your consent: "+
 				"to restart from the oldest log Mimecast still holds (up to 7 days, events already forwarded are sent again) "+
-				"set MIMECAST_RESTART_ON_INVALID_TOKEN=true (RestartOnInvalidToken) or remove the %s cursor", ErrInvalidToken, err, StreamName))
+				"set MIMECAST_RESTART_ON_INVALID_TOKEN=true (RestartOnInvalidToken) or %s", ErrInvalidToken, err, remove))
 		}
 		s.log.Warn("Mimecast refused the stored SIEM token; restarting from the oldest available log (RestartOnInvalidToken): events already forwarded will be sent again",
 			"error", err.Error())
