@@ -48,6 +48,12 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// received is one message as the receiver got it.
+type received struct {
+	key string // "MSGID MSG"
+	ts  string // TIMESTAMP as written
+}
+
 // receiver is a syslog receiver on loopback TCP: it splits on LF, parses
 // every line with go-syslog's RFC5424 parser and counts every MSG.
 type receiver struct {
@@ -55,7 +61,8 @@ type receiver struct {
 	ln       net.Listener
 	mu       sync.Mutex
 	conns    map[net.Conn]bool
-	msgs     map[string]int // MSG → times received
+	msgs     map[string]int // "MSGID MSG" → times received
+	log      []received     // every message in order of arrival
 	total    int
 	accepted int
 	errs     []error
@@ -118,12 +125,15 @@ func (r *receiver) read(c net.Conn) {
 			continue
 		}
 		m := msg.(*rfc5424.SyslogMessage)
-		if m.Hostname == nil || *m.Hostname != "e2e-host" || m.Appname == nil || *m.Appname != "mimecast" || m.Message == nil || m.MsgID == nil {
+		if m.Hostname == nil || *m.Hostname != "e2e-host" || m.Appname == nil || *m.Appname != "mimecast" ||
+			m.Message == nil || m.MsgID == nil || m.ProcID != nil || m.Timestamp == nil {
 			r.fail(fmt.Errorf("bad header in %.200q", line))
 			continue
 		}
+		key := *m.MsgID + " " + *m.Message
 		r.mu.Lock()
-		r.msgs[*m.MsgID+" "+*m.Message]++
+		r.msgs[key]++
+		r.log = append(r.log, received{key: key, ts: strings.SplitN(line, " ", 3)[1]})
 		r.total++
 		drop := r.dropAt > 0 && r.total == r.dropAt
 		r.mu.Unlock()

@@ -9,18 +9,15 @@ package forwarder_test
 // parsing code.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,117 +44,6 @@ const (
 	v1PerFile = 10 * v1Records
 	v1History = 8 // files published at the start (2 h of 15 min files)
 )
-
-// v1Msg is one received message.
-type v1Msg struct {
-	key string // "MSGID MSG"
-	ts  string // TIMESTAMP as written
-}
-
-// v1Receiver is a syslog receiver on loopback TCP, like receiver, that also
-// keeps each message's TIMESTAMP.
-type v1Receiver struct {
-	ln       net.Listener
-	mu       sync.Mutex
-	conns    map[net.Conn]bool
-	msgs     []v1Msg
-	count    map[string]int
-	accepted int
-	errs     []error
-	dropAt   int
-	wg       sync.WaitGroup
-}
-
-func newV1Receiver(t *testing.T) *v1Receiver {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &v1Receiver{ln: ln, conns: map[net.Conn]bool{}, count: map[string]int{}}
-	r.wg.Go(r.accept)
-	t.Cleanup(func() {
-		_ = ln.Close()
-		r.mu.Lock()
-		for c := range r.conns {
-			_ = c.Close()
-		}
-		r.mu.Unlock()
-		r.wg.Wait()
-	})
-	return r
-}
-
-func (r *v1Receiver) addr() string { return "tcp://" + r.ln.Addr().String() }
-
-func (r *v1Receiver) accept() {
-	for {
-		c, err := r.ln.Accept()
-		if err != nil {
-			return
-		}
-		r.mu.Lock()
-		r.conns[c] = true
-		r.accepted++
-		r.mu.Unlock()
-		r.wg.Go(func() { r.read(c) })
-	}
-}
-
-func (r *v1Receiver) read(c net.Conn) {
-	defer func() {
-		r.mu.Lock()
-		delete(r.conns, c)
-		r.mu.Unlock()
-		_ = c.Close()
-	}()
-	parser := rfc5424.NewParser()
-	br := bufio.NewReaderSize(c, 1<<20)
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			if line != "" && !errors.Is(err, net.ErrClosed) {
-				r.fail(fmt.Errorf("unterminated line at close: %.80q", line))
-			}
-			return
-		}
-		line = strings.TrimSuffix(line, "\n")
-		msg, perr := parser.Parse([]byte(line))
-		if perr != nil {
-			r.fail(fmt.Errorf("RFC5424 parse: %v: %.200q", perr, line))
-			continue
-		}
-		m := msg.(*rfc5424.SyslogMessage)
-		if m.Hostname == nil || *m.Hostname != "e2e-host" || m.Appname == nil || *m.Appname != "mimecast" ||
-			m.Message == nil || m.MsgID == nil || m.ProcID != nil || m.Timestamp == nil {
-			r.fail(fmt.Errorf("bad header in %.200q", line))
-			continue
-		}
-		fields := strings.SplitN(line, " ", 3) // <PRI>1 TIMESTAMP rest
-		key := *m.MsgID + " " + *m.Message
-		r.mu.Lock()
-		r.msgs = append(r.msgs, v1Msg{key: key, ts: fields[1]})
-		r.count[key]++
-		drop := r.dropAt > 0 && len(r.msgs) == r.dropAt
-		r.mu.Unlock()
-		if drop {
-			_ = c.Close()
-			return
-		}
-	}
-}
-
-func (r *v1Receiver) fail(err error) {
-	r.mu.Lock()
-	r.errs = append(r.errs, err)
-	r.mu.Unlock()
-}
-
-func (r *v1Receiver) total() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.msgs)
-}
 
 // v1Want is what must arrive: "MSGID MSG" → TIMESTAMP.
 type v1Want map[string]string
@@ -268,7 +154,7 @@ type v1Harness struct {
 	t     *testing.T
 	clk   *clock
 	sim   *simulator.Simulator
-	rcv   *v1Receiver
+	rcv   *receiver
 	state string
 	spool string
 	log   *slog.Logger
@@ -288,7 +174,7 @@ func newV1Harness(t *testing.T, opts simulator.Options) *v1Harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
-	return &v1Harness{t: t, clk: clk, sim: sim, rcv: newV1Receiver(t), state: t.TempDir(), spool: t.TempDir(),
+	return &v1Harness{t: t, clk: clk, sim: sim, rcv: newReceiver(t), state: t.TempDir(), spool: t.TempDir(),
 		log: slog.New(slog.DiscardHandler)}
 }
 
@@ -450,13 +336,13 @@ func (h *v1Harness) check(want v1Want, dups map[string]int) {
 		if d, ok := dups[msg]; ok {
 			wantN = d
 		}
-		if n := h.rcv.count[msg]; n != wantN {
+		if n := h.rcv.msgs[msg]; n != wantN {
 			if bad++; bad <= 5 {
 				t.Errorf("event received %d times, want %d: %.200s", n, wantN, msg)
 			}
 		}
 	}
-	for _, m := range h.rcv.msgs {
+	for _, m := range h.rcv.log {
 		ts, ok := want[m.key]
 		if !ok {
 			if bad++; bad <= 10 {
@@ -474,8 +360,8 @@ func (h *v1Harness) check(want v1Want, dups map[string]int) {
 	for _, d := range dups {
 		wantTotal += d - 1
 	}
-	if len(h.rcv.msgs) != wantTotal {
-		t.Errorf("received %d messages, want %d", len(h.rcv.msgs), wantTotal)
+	if len(h.rcv.log) != wantTotal {
+		t.Errorf("received %d messages, want %d", len(h.rcv.log), wantTotal)
 	}
 }
 
@@ -560,7 +446,7 @@ func TestV1EndToEndExactlyOnce(t *testing.T) {
 			in1.close()
 			h.wantToken(h.decode(atStop), stopFile, "when the first record of file 3 was sent")
 			h.wantToken(h.storedToken(), stopFile, "after the stop")
-			eventually(t, "files 0-2", 5*time.Second, func() bool { return h.rcv.total() >= stopFile*v1PerFile })
+			eventually(t, "files 0-2", 5*time.Second, func() bool { return h.rcv.count() >= stopFile*v1PerFile })
 
 			// Phase 2: restart from the cursor file; backfill, then live
 			// files published while it runs.
@@ -569,7 +455,7 @@ func TestV1EndToEndExactlyOnce(t *testing.T) {
 			done2 := make(chan error, 1)
 			go func() { done2 <- in2.fwd.Run(ctx2) }()
 			eventually(t, "backfill", 20*time.Second, func() bool {
-				return h.rcv.total() >= v1History*v1PerFile && in2.idle()
+				return h.rcv.count() >= v1History*v1PerFile && in2.idle()
 			})
 			h.clk.Advance(4 * time.Minute)
 			published := h.sim.V1Published(h.clk.Now())
@@ -577,7 +463,7 @@ func TestV1EndToEndExactlyOnce(t *testing.T) {
 				t.Fatalf("simulator published %d files, want %d", published, v1History+4)
 			}
 			eventually(t, "live files", 20*time.Second, func() bool {
-				return h.rcv.total() >= published*v1PerFile && in2.fwd.Status()[api1.StreamName].Records >= uint64((published-stopFile)*v1PerFile)
+				return h.rcv.count() >= published*v1PerFile && in2.fwd.Status()[api1.StreamName].Records >= uint64((published-stopFile)*v1PerFile)
 			})
 			eventually(t, "caught up", 10*time.Second, in2.idle)
 			cancel2()
@@ -612,7 +498,7 @@ func TestV1EndToEndExactlyOnce(t *testing.T) {
 			in3.close()
 			h.wantToken(h.storedToken(), last, "after the third run")
 
-			eventually(t, "all events", 5*time.Second, func() bool { return h.rcv.total() >= last*v1PerFile })
+			eventually(t, "all events", 5*time.Second, func() bool { return h.rcv.count() >= last*v1PerFile })
 			h.check(v1Expect(t, h.sim, 0, last, format, syslogfmt.BodyJSON), nil)
 			if want := float64((published - stopFile) * v1PerFile); forwarded2 != want {
 				t.Errorf("records_forwarded_total of the second run = %v, want %v", forwarded2, want)
@@ -680,7 +566,7 @@ func TestV1DeliveryFailureResendsBatch(t *testing.T) {
 			t.Fatalf("%d distinct messages before the failure, want 22", len(dups))
 		}
 		want := v1Expect(t, h.sim, 0, v1History, api1.FormatJSON, syslogfmt.BodyJSON)
-		eventually(t, "all events", 5*time.Second, func() bool { return h.rcv.total() >= len(want)+22 })
+		eventually(t, "all events", 5*time.Second, func() bool { return h.rcv.count() >= len(want)+22 })
 		h.check(want, dups)
 		if got := v1Count(in.m.BatchRetries); got != 1 {
 			t.Errorf("batch_retries_total = %v, want 1", got)
@@ -708,7 +594,7 @@ func TestV1DeliveryFailureResendsBatch(t *testing.T) {
 			h.rcv.mu.Lock()
 			defer h.rcv.mu.Unlock()
 			for k := range want {
-				if h.rcv.count[k] == 0 {
+				if h.rcv.msgs[k] == 0 {
 					return false
 				}
 			}
@@ -718,7 +604,7 @@ func TestV1DeliveryFailureResendsBatch(t *testing.T) {
 		h.rcv.mu.Lock()
 		defer h.rcv.mu.Unlock()
 		dups := 0
-		for _, m := range h.rcv.msgs {
+		for _, m := range h.rcv.log {
 			ts, ok := want[m.key]
 			if !ok {
 				t.Errorf("unexpected message: %.200s", m.key)
@@ -727,7 +613,7 @@ func TestV1DeliveryFailureResendsBatch(t *testing.T) {
 			}
 		}
 		for k := range want {
-			dups += h.rcv.count[k] - 1
+			dups += h.rcv.msgs[k] - 1
 		}
 		if h.rcv.accepted < 2 {
 			t.Errorf("receiver accepted %d connections, want a reconnect", h.rcv.accepted)
@@ -775,8 +661,8 @@ func TestV1APIFailureKeepsCursor(t *testing.T) {
 					t.Errorf("run %d: stream_errors_total{fetch} = %v, want 1", run, fetchErrs)
 				}
 				h.wantToken(h.storedToken(), served, fmt.Sprintf("after failed run %d (%v)", run, err))
-				eventually(t, "files served", 5*time.Second, func() bool { return h.rcv.total() >= served*v1PerFile })
-				if got := h.rcv.total(); got != served*v1PerFile {
+				eventually(t, "files served", 5*time.Second, func() bool { return h.rcv.count() >= served*v1PerFile })
+				if got := h.rcv.count(); got != served*v1PerFile {
 					t.Errorf("run %d: %d messages received, want %d (files 0-%d)", run, got, served*v1PerFile, served-1)
 				}
 			}
@@ -812,7 +698,7 @@ func TestV1DamagedFiles(t *testing.T) {
 			if len(want) > (v1History-2)*v1PerFile {
 				t.Fatalf("%d expected records: the faults are not in the data", len(want))
 			}
-			eventually(t, "all events", 5*time.Second, func() bool { return h.rcv.total() >= len(want) })
+			eventually(t, "all events", 5*time.Second, func() bool { return h.rcv.count() >= len(want) })
 			h.check(want, nil)
 			h.wantToken(h.token(in.store), v1History, "at the end")
 			if got := v1Count(in.m.FilesSkipped, metrics.ReasonCorruptArchive); got != 2 {
@@ -876,7 +762,7 @@ func TestV1InvalidToken(t *testing.T) {
 	if got := h.storedToken(); got != bad {
 		t.Errorf("the refused cursor was replaced by %s", h.tokenIndex(got))
 	}
-	if n := h.rcv.total(); n != 0 {
+	if n := h.rcv.count(); n != 0 {
 		t.Errorf("%d messages sent with a refused token", n)
 	}
 
@@ -889,7 +775,7 @@ func TestV1InvalidToken(t *testing.T) {
 		t.Errorf("stream_errors_total{invalid_token} = %v, want 1", got)
 	}
 	want := v1Expect(t, h.sim, 0, v1History, api1.FormatJSON, syslogfmt.BodyJSON)
-	eventually(t, "all events", 5*time.Second, func() bool { return h.rcv.total() >= len(want) })
+	eventually(t, "all events", 5*time.Second, func() bool { return h.rcv.count() >= len(want) })
 	h.check(want, nil)
 	h.wantToken(h.token(in.store), v1History, "after the restart from the oldest log")
 }
@@ -914,7 +800,7 @@ func TestV1InvalidStartToken(t *testing.T) {
 	if got := h.storedToken(); got != "" {
 		t.Errorf("a cursor was written: %s", h.tokenIndex(got))
 	}
-	if n := h.rcv.total(); n != 0 {
+	if n := h.rcv.count(); n != 0 {
 		t.Errorf("%d messages sent", n)
 	}
 }
@@ -938,7 +824,7 @@ func TestV1MigrationFromBlogScript(t *testing.T) {
 	}
 	in.close()
 	want := v1Expect(t, h.sim, from, v1History, api1.FormatKeyValue, syslogfmt.BodyRaw)
-	eventually(t, "events after the token", 5*time.Second, func() bool { return h.rcv.total() >= len(want) })
+	eventually(t, "events after the token", 5*time.Second, func() bool { return h.rcv.count() >= len(want) })
 	h.check(want, nil)
 	h.wantToken(h.storedToken(), v1History, "after the first run")
 
@@ -954,7 +840,7 @@ func TestV1MigrationFromBlogScript(t *testing.T) {
 		t.Fatalf("second run: %v", err)
 	}
 	want = v1Expect(t, h.sim, from, last, api1.FormatKeyValue, syslogfmt.BodyRaw)
-	eventually(t, "live events", 5*time.Second, func() bool { return h.rcv.total() >= len(want) })
+	eventually(t, "live events", 5*time.Second, func() bool { return h.rcv.count() >= len(want) })
 	h.check(want, nil)
 	h.wantToken(h.token(in.store), last, "after the second run")
 	// Raw means the served line itself, not a re-rendering.
