@@ -22,6 +22,7 @@ import (
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/checkpoint"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/transport"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
@@ -209,6 +210,9 @@ type harness struct {
 	rcv   *receiver
 	state string
 	log   *slog.Logger
+	// wrongSecret, when set, is the client secret the forwarder uses
+	// instead of the simulator's.
+	wrongSecret string
 }
 
 func newHarness(t *testing.T, opts simulator.Options) *harness {
@@ -237,10 +241,12 @@ func newHarness(t *testing.T, opts simulator.Options) *harness {
 
 // instance is one forwarder process: its own metrics, store and sender.
 type instance struct {
-	fwd    *forwarder.Forwarder
-	m      *metrics.Metrics
-	store  *checkpoint.Store
-	sender *transport.Sender
+	fwd       *forwarder.Forwarder
+	m         *metrics.Metrics
+	store     *checkpoint.Store
+	sender    *transport.Sender
+	formatter *syslogfmt.Formatter
+	sources   []source.Source
 }
 
 // simNow is the simulator's time.
@@ -270,6 +276,9 @@ func (h *harness) start(once bool) *instance {
 		t.Fatal(err)
 	}
 	id, secret := h.sim.Credentials()
+	if h.wrongSecret != "" {
+		secret = h.wrongSecret
+	}
 	sources, err := api2.NewSources(api2.Config{
 		BaseURL: h.sim.URL(), ClientID: id, ClientSecret: secret,
 		Lookback: 6 * time.Hour, PageSize: 3, Now: h.clk.Now,
@@ -283,11 +292,28 @@ func (h *harness) start(once bool) *instance {
 	pcfg.PollInterval = 20 * time.Millisecond
 	pcfg.RetryMin, pcfg.RetryMax = 10*time.Millisecond, 100*time.Millisecond
 	pcfg.Once = once
+	pcfg.FetchErrorReason = func(err error) string {
+		if errors.Is(err, mimecast.ErrAuth) {
+			return metrics.ReasonAuth
+		}
+		return ""
+	}
 	fwd, err := forwarder.New(pcfg, sources, formatter, sender, store, m, h.log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &instance{fwd: fwd, m: m, store: store, sender: sender}
+	return &instance{fwd: fwd, m: m, store: store, sender: sender, formatter: formatter, sources: sources}
+}
+
+// receiptSource returns the instance's receipt stream alone.
+func (h *harness) receiptSource(in *instance) []source.Source {
+	for _, s := range in.sources {
+		if s.Stream() == "receipt" {
+			return []source.Source{s}
+		}
+	}
+	h.t.Fatal("no receipt stream")
+	return nil
 }
 
 func (in *instance) close() {

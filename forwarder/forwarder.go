@@ -65,6 +65,10 @@ type Config struct {
 	// Once makes every stream stop when it is caught up; Run then returns.
 	// Any failure then ends the stream and makes Run return an error.
 	Once bool
+	// FetchErrorReason, when set, names the stream_errors_total reason of a
+	// fetch error (e.g. "auth" for refused credentials); "" or nil means
+	// "fetch". Permanent errors are counted by their source.
+	FetchErrorReason func(error) string
 	// MaxDeliveryRetries bounds, in Once mode, how often one batch is sent
 	// again after delivery failures before the stream gives up. Unlimited
 	// when not in Once mode.
@@ -210,7 +214,12 @@ func (f *Forwarder) runStream(ctx context.Context, src source.Source, cursor []b
 			if f.cfg.Once && redeliveries > f.cfg.MaxDeliveryRetries {
 				return fmt.Errorf("giving up after %d delivery attempts: %w", redeliveries, err)
 			}
-			continue // Send blocks until the receiver is back: no extra wait
+			// Send blocks until the receiver is back, so the first retry
+			// goes at once; a batch failing again and again backs off.
+			if redeliveries > 1 && !sleep(ctx, backoff(f.cfg.RetryMin, f.cfg.RetryMax, redeliveries-1)) {
+				return nil
+			}
+			continue
 		case source.IsPermanent(err):
 			return err
 		default:
@@ -251,7 +260,13 @@ func (f *Forwarder) deliverBatch(ctx context.Context, src source.Source, cursor 
 		// A permanent error's reason is only known to the source, which
 		// counts it (e.g. invalid_token); the rest are fetch failures.
 		if !source.IsPermanent(err) {
-			f.m.StreamErrors.WithLabelValues(stream, metrics.ReasonFetch).Inc()
+			reason := metrics.ReasonFetch
+			if f.cfg.FetchErrorReason != nil {
+				if r := f.cfg.FetchErrorReason(err); r != "" {
+					reason = r
+				}
+			}
+			f.m.StreamErrors.WithLabelValues(stream, reason).Inc()
 		}
 		return nil, false, fmt.Errorf("fetch: %w", err)
 	}
@@ -303,7 +318,10 @@ func (f *Forwarder) deliverBatch(ctx context.Context, src source.Source, cursor 
 		return nil
 	})
 	if err != nil {
-		if sendErr != nil && errors.Is(err, sendErr) && ctx.Err() == nil {
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err() // shutting down: not an error of the stream
+		}
+		if sendErr != nil && errors.Is(err, sendErr) {
 			return nil, false, fmt.Errorf("%w: %w", errDelivery, err)
 		}
 		f.m.StreamErrors.WithLabelValues(stream, metrics.ReasonFetch).Inc()
