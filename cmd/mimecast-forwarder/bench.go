@@ -49,7 +49,7 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	typeList := mimecast.Types[:*types]
 
 	// Sink: counts LF-terminated messages.
-	sink, err := newLineSink()
+	sink, err := newLineSink(e.stderr)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,9 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	}
 	defer os.RemoveAll(state)
 	fwd := exec.CommandContext(ctx, exe, "run", "--once", "--metrics-address=")
-	fwd.Env = append(os.Environ(),
+	// Only what the bench sets, so that the caller's SYSLOG_* or MIMECAST_*
+	// variables do not change what is measured.
+	fwd.Env = append(passThroughEnv(),
 		"GOMAXPROCS="+strconv.Itoa(*procs),
 		"MIMECAST_API=v2",
 		"MIMECAST_BASE_URL=http://"+simAddr,
@@ -126,6 +128,17 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
+// passThroughEnv keeps the variables a child process needs to run.
+func passThroughEnv() []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
 func joinTypes(types []string) string {
 	var b bytes.Buffer
 	for i, t := range types {
@@ -167,19 +180,20 @@ func waitListening(ctx context.Context, addr string, timeout time.Duration) erro
 
 // lineSink accepts TCP connections and counts LF-terminated lines.
 type lineSink struct {
-	ln    net.Listener
-	lines atomic.Int64
-	bytes atomic.Int64
-	last  atomic.Int64 // unix nanoseconds of the last read
-	wg    sync.WaitGroup
+	ln     net.Listener
+	stderr io.Writer
+	lines  atomic.Int64
+	bytes  atomic.Int64
+	last   atomic.Int64 // unix nanoseconds of the last read
+	wg     sync.WaitGroup
 }
 
-func newLineSink() (*lineSink, error) {
+func newLineSink(stderr io.Writer) (*lineSink, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("bench: sink: %w", err)
 	}
-	s := &lineSink{ln: ln}
+	s := &lineSink{ln: ln, stderr: stderr}
 	s.wg.Go(s.accept)
 	return s, nil
 }
@@ -205,7 +219,7 @@ func (s *lineSink) accept() {
 				}
 				if err != nil {
 					if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-						fmt.Fprintln(os.Stderr, "bench: sink:", err)
+						fmt.Fprintln(s.stderr, "bench: sink:", err)
 					}
 					return
 				}

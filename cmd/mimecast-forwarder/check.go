@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,7 +26,7 @@ const checkTimeout = 30 * time.Second
 func cmdCheck(ctx context.Context, args []string, e env) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	v, err := parseSettings(fs, args, e.getenv)
+	v, err := parseSettings(fs, args, e.getenv, e.lookupEnv)
 	if err != nil {
 		return err
 	}
@@ -43,7 +44,7 @@ func cmdCheck(ctx context.Context, args []string, e env) error {
 	}
 	// Quiet: check reports its own findings.
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if v["LOG_LEVEL"] == "debug" {
+	if strings.EqualFold(v["LOG_LEVEL"], "debug") {
 		quiet = log
 	}
 	m := metrics.New(prometheus.NewRegistry(), version, revision)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -49,11 +50,20 @@ func buildConfig(v values, e env, demo bool) (*config, error) {
 		}
 	}
 	c := &config{StateDir: v["STATE_DIR"], MetricsAddress: v["METRICS_ADDRESS"], LogLevel: v["LOG_LEVEL"], LogFormat: v["LOG_FORMAT"]}
-	if _, err := newLogger(nil, c.LogLevel, c.LogFormat); err != nil {
-		bad(err)
-	}
+	// Level and format separately, so that both problems are reported.
+	_, err := newLogger(nil, c.LogLevel, "text")
+	bad(err)
+	_, err = newLogger(nil, "info", c.LogFormat)
+	bad(err)
 	if c.StateDir == "" {
 		bad(errors.New("STATE_DIR: must not be empty"))
+	}
+	if c.MetricsAddress != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddress); err != nil {
+			bad(fmt.Errorf("METRICS_ADDRESS %q: want [host]:port, e.g. :9810 or 127.0.0.1:9810 (empty disables metrics)", c.MetricsAddress))
+		} else if _, err := net.LookupPort("tcp", port); err != nil {
+			bad(fmt.Errorf("METRICS_ADDRESS %q: invalid port %q", c.MetricsAddress, port))
+		}
 	}
 
 	// Mimecast.
@@ -83,17 +93,18 @@ func buildConfig(v values, e env, demo bool) (*config, error) {
 	c.Format.ProcID = v["SYSLOG_PROCID"]
 	c.Format.Version = version
 	if f, err := syslogfmt.ParseFacility(v["SYSLOG_FACILITY"]); err != nil {
-		bad(err)
+		bad(fmt.Errorf("SYSLOG_FACILITY: %w", err))
 	} else {
 		c.Format.Facility = f
 	}
 	maxBytes, err := strconv.Atoi(v["SYSLOG_MAX_MESSAGE_BYTES"])
 	if err != nil {
 		bad(fmt.Errorf("SYSLOG_MAX_MESSAGE_BYTES %q: not a whole number", v["SYSLOG_MAX_MESSAGE_BYTES"]))
+		maxBytes = c.Format.MaxMessageBytes // keep the default: one line for one problem
 	}
 	c.Format.MaxMessageBytes = maxBytes
 	if b, err := syslogfmt.ParseBodyMode(v["SYSLOG_BODY"]); err != nil {
-		bad(err)
+		bad(fmt.Errorf("SYSLOG_BODY: %w", err))
 	} else {
 		c.Format.Body = b
 	}
@@ -102,13 +113,21 @@ func buildConfig(v values, e env, demo bool) (*config, error) {
 		bad(fmt.Errorf("SYSLOG_STRUCTURED_DATA: %w", err))
 	}
 	c.Format.StructuredData = sd
-	bad(c.Format.Validate())
 
 	c.Transport = transport.DefaultConfig()
 	for _, a := range strings.Split(v["SYSLOG_ADDRESS"], ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			c.Transport.Addresses = append(c.Transport.Addresses, a)
 		}
+	}
+	if len(c.Transport.Addresses) > 0 && (maxBytes < syslogfmt.MinMessageBytes || maxBytes > syslogfmt.MaxMessageBytesLimit) {
+		// transport.Validate reports the range for the profile (a
+		// narrower one): one line for one problem.
+		f := c.Format
+		f.MaxMessageBytes = syslogfmt.DefaultMaxMessageBytes
+		bad(f.Validate())
+	} else {
+		bad(c.Format.Validate())
 	}
 	c.Transport.Profile = transport.Profile(strings.ToLower(v["SYSLOG_PROFILE"]))
 	c.Transport.Framing = transport.Framing(strings.ToLower(v["SYSLOG_FRAMING"]))

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,19 +39,22 @@ func cmdRun(ctx context.Context, args []string, e env, demo bool) error {
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	v, err := parseSettings(fs, args, e.getenv)
+	v, err := parseSettings(fs, args, e.getenv, e.lookupEnv)
 	if err != nil {
 		return err
 	}
 	log, err := newLogger(e.stderr, v["LOG_LEVEL"], v["LOG_FORMAT"])
 	if err != nil {
-		return &configError{err: err}
+		// buildConfig reports this problem together with every other one.
+		log = slog.New(slog.NewTextHandler(e.stderr, nil))
 	}
 	if demo {
 		simLog := log
-		if v["LOG_LEVEL"] != "debug" {
+		if !strings.EqualFold(v["LOG_LEVEL"], "debug") {
 			// One line per simulated request would drown the demo's output.
-			simLog, _ = newLogger(e.stderr, "warn", v["LOG_FORMAT"])
+			if l, err := newLogger(e.stderr, "warn", v["LOG_FORMAT"]); err == nil {
+				simLog = l
+			}
 		}
 		sim, err := startDemoSimulator(simLog)
 		if err != nil {
@@ -167,7 +171,9 @@ func serve(ctx context.Context, cfg *config, e env, log *slog.Logger) error {
 	} else {
 		ts, err := transport.New(cfg.Transport, m, log)
 		if err != nil {
-			return err
+			// Only configuration fails here (e.g. an unreadable
+			// SYSLOG_TLS_CA_FILE): exit 2 like every other.
+			return &configError{err: err}
 		}
 		defer ts.Close()
 		sender = ts
@@ -176,7 +182,14 @@ func serve(ctx context.Context, cfg *config, e env, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	fwd, err := forwarder.New(cfg.Pipeline, sources, formatter, sender, store, m, log)
+	pipeline := cfg.Pipeline
+	pipeline.FetchErrorReason = func(err error) string {
+		if errors.Is(err, mimecast.ErrAuth) {
+			return metrics.ReasonAuth
+		}
+		return metrics.ReasonFetch
+	}
+	fwd, err := forwarder.New(pipeline, sources, formatter, sender, store, m, log)
 	if err != nil {
 		return err
 	}

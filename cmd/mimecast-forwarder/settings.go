@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"sort"
@@ -82,7 +83,17 @@ func flagName(env string) string {
 type values map[string]string
 
 // parseSettings reads flags from args and the environment through getenv.
-func parseSettings(fs *flag.FlagSet, args []string, getenv func(string) string) (values, error) {
+// An environment variable that is set but empty counts as set when lookup
+// says so (METRICS_ADDRESS= disables the metrics server); with getenv alone
+// an empty value means unset.
+func parseSettings(fs *flag.FlagSet, args []string, getenv func(string) string, lookup ...func(string) (string, bool)) (values, error) {
+	isSet := func(k string) (string, bool) {
+		if len(lookup) > 0 && lookup[0] != nil {
+			return lookup[0](k)
+		}
+		v := getenv(k)
+		return v, v != ""
+	}
 	given := map[string]*string{}
 	for _, s := range settings {
 		help := s.Help
@@ -99,10 +110,13 @@ func parseSettings(fs *flag.FlagSet, args []string, getenv func(string) string) 
 		given[s.Env] = fs.String(flagName(s.Env), "", help)
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, &configError{err: err}
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+		return nil, &configError{err: fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -111,8 +125,8 @@ func parseSettings(fs *flag.FlagSet, args []string, getenv func(string) string) 
 		switch {
 		case set[flagName(s.Env)]:
 			v[s.Env] = *given[s.Env]
-		case getenv(s.Env) != "":
-			v[s.Env] = getenv(s.Env)
+		case isSetEnv(isSet, s.Env):
+			v[s.Env], _ = isSet(s.Env)
 		default:
 			v[s.Env] = s.Default
 		}
@@ -186,4 +200,9 @@ func parseBool(s string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("%q is not a boolean (true or false)", s)
+}
+
+func isSetEnv(lookup func(string) (string, bool), k string) bool {
+	_, ok := lookup(k)
+	return ok
 }

@@ -39,6 +39,9 @@ const (
 	DefaultLookback = 24 * time.Hour
 	MaxLookback     = 7 * 24 * time.Hour // Mimecast keeps batch files 7 days
 	DefaultPageSize = 100
+	// MaxPageSize is the largest page size peers use (Rapid7: "max 100");
+	// Mimecast's own limit is not documented.
+	MaxPageSize     = 100
 	DefaultDayGrace = time.Hour
 )
 
@@ -104,8 +107,8 @@ func (c Config) Validate() error {
 	if c.Lookback < 0 {
 		errs = append(errs, fmt.Errorf("MIMECAST_LOOKBACK must not be negative (got %s)", c.Lookback))
 	}
-	if c.PageSize < 0 || c.PageSize > 1000 {
-		errs = append(errs, fmt.Errorf("MIMECAST_PAGE_SIZE must be between 1 and 1000 (got %d)", c.PageSize))
+	if c.PageSize < 0 || c.PageSize > MaxPageSize {
+		errs = append(errs, fmt.Errorf("MIMECAST_PAGE_SIZE must be between 1 and %d (got %d)", MaxPageSize, c.PageSize))
 	}
 	if c.DayGrace < 0 || c.DayGrace > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("MIMECAST_DAY_GRACE must be between 0 and 24h (got %s)", c.DayGrace))

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
+)
+
+// TestCheck runs check against a simulator and a receiver: everything ok,
+// a refused secret, a receiver that is down, and API 1.0.
+func TestCheck(t *testing.T) {
+	sim := newSim(t, simulator.Options{})
+	rcv := newReceiver(t)
+	ctx := testCtx(t, 30*time.Second)
+	down, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	downAddr := "tcp://" + down.Addr().String()
+	down.Close()
+
+	const wrongSecret = "WrongSecret-CHECK-4411"
+	cases := []struct {
+		name     string
+		vars     map[string]string
+		wantCode int
+		want     []string // stdout lines, in order, each a prefix
+	}{
+		{"all ok v2", v2Vars(t, sim, rcv.addr()), 0, []string{
+			"ok   configuration is valid",
+			"ok   Mimecast API 2.0 at " + sim.URL() + ": authenticated, stream ",
+			"ok   syslog receiver reachable: [" + rcv.addr() + "]",
+		}},
+		{"all ok v1", v1Vars(t, sim, rcv.addr()), 0, []string{
+			"ok   configuration is valid",
+			"ok   Mimecast API 1.0 at " + sim.URL() + ": authenticated, stream siem-v1 readable",
+			"ok   syslog receiver reachable: [" + rcv.addr() + "]",
+		}},
+		{"wrong secret", with(v2Vars(t, sim, rcv.addr()), "MIMECAST_CLIENT_SECRET", wrongSecret), 1, []string{
+			"ok   configuration is valid",
+			"FAIL Mimecast API 2.0: mimecast refused the credentials: ",
+			"ok   syslog receiver reachable: ",
+		}},
+		{"wrong v1 secret key", with(v1Vars(t, sim, rcv.addr()), "MIMECAST_SECRET_KEY", "V3JvbmdTZWNyZXQtQ0hFQ0stNDQxMQ=="), 1, []string{
+			"ok   configuration is valid",
+			"FAIL Mimecast API 1.0: ",
+			"ok   syslog receiver reachable: ",
+		}},
+		{"receiver down", v2Vars(t, sim, downAddr), 1, []string{
+			"ok   configuration is valid",
+			"ok   Mimecast API 2.0 at ",
+			"FAIL syslog receiver: ",
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCmd(t, ctx, tc.vars, nil, "check")
+			if r.code != tc.wantCode {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, tc.wantCode, r.stdout, r.stderr)
+			}
+			lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+			if len(lines) != len(tc.want) {
+				t.Fatalf("%d lines, want %d:\n%s", len(lines), len(tc.want), r.stdout)
+			}
+			for i, w := range tc.want {
+				if !strings.HasPrefix(lines[i], w) {
+					t.Errorf("line %d = %q, want prefix %q", i+1, lines[i], w)
+				}
+			}
+			for _, s := range []string{wrongSecret, "V3JvbmdTZWNyZXQtQ0hFQ0stNDQxMQ==", tc.vars["MIMECAST_CLIENT_SECRET"], tc.vars["MIMECAST_SECRET_KEY"], tc.vars["MIMECAST_APP_KEY"]} {
+				if s != "" && (strings.Contains(r.stdout, s) || strings.Contains(r.stderr, s)) {
+					t.Errorf("check printed the secret %q", s)
+				}
+			}
+		})
+	}
+	// The wrong-secret line names the problem and the variables to check.
+	r := runCmd(t, ctx, cases[2].vars, nil, "check")
+	if !strings.Contains(r.stdout, "HTTP 401") || !strings.Contains(r.stdout, "check MIMECAST_CLIENT_ID, MIMECAST_CLIENT_SECRET") {
+		t.Errorf("FAIL line does not name the problem:\n%s", r.stdout)
+	}
+	r = runCmd(t, ctx, cases[4].vars, nil, "check")
+	if !strings.Contains(r.stdout, "connection refused") || !strings.Contains(r.stdout, downAddr) {
+		t.Errorf("receiver FAIL line does not name the receiver and the problem:\n%s", r.stdout)
+	}
+	rcv.drain(t)
+	if rcv.count() != 0 {
+		t.Errorf("check forwarded %d messages; it must forward none", rcv.count())
+	}
+}
