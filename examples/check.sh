@@ -4,7 +4,8 @@
 #   - metric names used by Prometheus alerts and the Grafana dashboard exist
 #     in metrics/metrics.go; the dashboard is valid JSON
 #   - promtool check config / check rules / test rules
-#   - docker-compose config -q
+#   - docker-compose config -q; docker-compose/scripts/selftest.sh (pinned
+#     image tags, certificate and indexer-init scripts with stand-ins)
 #   - systemd-analyze verify (with a dummy binary in a temp dir)
 #   - rsyslogd -N1 (with throwaway certificates), and a live loopback round
 #     trip through rsyslog: octet-counted RFC 5424 in, the file line must match
@@ -61,8 +62,9 @@ EOF
 step "promtool"
 (cd "$here/prometheus" && promtool check config prometheus.yml && promtool check rules alerts.yml && promtool test rules alerts_test.yml alerts_retention_test.yml)
 
-step "docker-compose config"
+step "docker-compose config (+ pinned tags, init scripts)"
 docker-compose -f "$here/docker-compose/docker-compose.yml" config -q
+bash "$here/docker-compose/scripts/selftest.sh"
 
 step "systemd-analyze verify"
 mkdir -p "$tmp/systemd"
