@@ -2,9 +2,11 @@ package mimecast
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"time"
 )
@@ -18,6 +20,25 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // says why the line is not a JSON object; on error the returned slice is
 // dst[:0].
 func NormalizeEvent(dst, line []byte) ([]byte, error) {
+	return normalize(dst, line, nil)
+}
+
+// NormalizeEventTime is NormalizeEvent followed by EventTime on its
+// result, in one pass over the line: out and err are those of
+// NormalizeEvent, t and ok those of EventTime(out) (zero and false on
+// error).
+func NormalizeEventTime(dst, line []byte) (out []byte, t time.Time, ok bool, err error) {
+	var ts timeScan
+	if out, err = normalize(dst, line, &ts); err != nil {
+		return out, time.Time{}, false, err
+	}
+	t, ok = ts.result()
+	return out, t, ok, nil
+}
+
+// normalize implements NormalizeEvent and, when ts is not nil, fills ts
+// for NormalizeEventTime.
+func normalize(dst, line []byte, ts *timeScan) ([]byte, error) {
 	line = bytes.TrimPrefix(line, utf8BOM)
 	line = bytes.TrimSpace(line) // also drops a trailing CR
 	if len(line) == 0 {
@@ -26,11 +47,52 @@ func NormalizeEvent(dst, line []byte) ([]byte, error) {
 	if line[0] != '{' {
 		return dst[:0], fmt.Errorf("not a JSON object: starts with %q", line[0])
 	}
+	if out, ok := appendCompact(dst[:0], line, ts); ok {
+		return out, nil
+	}
+	// Invalid (rare): let encoding/json say why, in its words. Should it
+	// accept the line after all, its output is the reference.
 	buf := bytes.NewBuffer(dst[:0])
 	if err := json.Compact(buf, line); err != nil {
 		return dst[:0], fmt.Errorf("invalid JSON: %w", err)
 	}
-	return buf.Bytes(), nil
+	out := buf.Bytes()
+	if ts != nil {
+		*ts = timeScan{}
+		ts.ts, ts.tsOK = EventTime(out)
+	}
+	return out, nil
+}
+
+// timeScan collects, during appendCompact, what EventTime would find: the
+// first top-level "timestamp" that parses, else the first top-level
+// "datetime" string that parses.
+type timeScan struct {
+	ts, dt     time.Time
+	tsOK, dtOK bool
+}
+
+// member looks at one top-level member (key without quotes, value as
+// written), as EventTime does.
+func (s *timeScan) member(key, val []byte) {
+	if s.tsOK {
+		return // EventTime stops at the first usable timestamp
+	}
+	switch string(key) {
+	case "timestamp":
+		s.ts, s.tsOK = parseTimestamp(val)
+	case "datetime":
+		if !s.dtOK && len(val) >= 2 && val[0] == '"' {
+			s.dt, s.dtOK = ParseDateTime(val[1 : len(val)-1])
+		}
+	}
+}
+
+func (s *timeScan) result() (time.Time, bool) {
+	if s.tsOK {
+		return s.ts, true
+	}
+	return s.dt, s.dtOK
 }
 
 // EventTime returns the event's own time, in UTC, read from the TOP-LEVEL
@@ -101,17 +163,30 @@ func skipWS(b []byte, i int) int {
 }
 
 // skipString returns the index just past the string starting at b[i]=='"',
-// or -1.
+// or -1. Escapes are skipped, not checked.
 func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
+	j := i + 1
+	for {
+		for j+8 <= len(b) { // eight bytes at a time while none is '"' or '\\'
+			w := binary.LittleEndian.Uint64(b[j:])
+			if m := hasZero(w^quote64) | hasZero(w^bslash); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		if j >= len(b) {
+			return -1
+		}
 		switch b[j] {
 		case '\\':
-			j++
+			j += 2
 		case '"':
 			return j + 1
+		default:
+			j++
 		}
 	}
-	return -1
 }
 
 // skipValue returns the index just past the JSON value starting at b[i], or
@@ -281,4 +356,300 @@ func ParseDateTime(b []byte) (time.Time, bool) {
 	}
 	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
 	return t.Add(-time.Duration(offset) * time.Second), true
+}
+
+// maxDepth is the deepest nesting of objects and arrays accepted, as in
+// encoding/json (whose scanner refuses depth 10001).
+const maxDepth = 10000
+
+// SWAR constants: one byte repeated over a 64-bit word.
+const (
+	lsb64   = 0x0101010101010101
+	msb64   = 0x8080808080808080
+	quote64 = '"' * lsb64
+	bslash  = '\\' * lsb64
+	space64 = ' ' * lsb64
+)
+
+// appendCompact is the hot path of NormalizeEvent: it validates src as
+// exactly one JSON value surrounded by optional JSON whitespace, with the
+// same verdict as encoding/json's scanner (json.Valid), and appends to dst
+// what json.Compact would: src without its insignificant whitespace, every
+// other byte copied unchanged. Input that is already compact is validated
+// and copied in one append. ok is false when src is not valid JSON; dst is
+// then returned unchanged in length.
+//
+// When ts is not nil, every "timestamp" and "datetime" member of the
+// top-level object with a scalar value is passed to ts.member.
+func appendCompact(dst, src []byte, ts *timeScan) (out []byte, ok bool) {
+	orig := len(dst)
+	var small [4]uint64 // container kinds (bit set = array) for the first 256 levels
+	kinds := small[:]
+	depth := 0
+	start := 0 // src[start:i] is still to be copied
+	i := 0
+	n := len(src)
+	var key []byte // of the top-level member whose value is being read, for ts
+	vStart := -1   // start of that value when it is a scalar, else -1
+
+	// skipSpace moves i past JSON whitespace, copying what precedes it.
+	skipSpace := func() {
+		if i < n && isSpace(src[i]) {
+			dst = append(dst, src[start:i]...)
+			for i < n && isSpace(src[i]) {
+				i++
+			}
+			start = i
+		}
+	}
+
+value:
+	if i < n && src[i] <= ' ' {
+		skipSpace()
+	}
+	if i >= n {
+		return dst[:orig], false
+	}
+	if key != nil {
+		vStart = i
+	}
+	switch c := src[i]; {
+	case c == '{':
+		key, vStart = nil, -1 // a container value holds no time
+		if depth >= maxDepth {
+			return dst[:orig], false
+		}
+		if depth>>6 >= len(kinds) {
+			kinds = append(kinds, 0)
+		}
+		kinds[depth>>6] &^= 1 << (depth & 63)
+		depth++
+		i++
+		if i < n && src[i] <= ' ' {
+			skipSpace()
+		}
+		if i < n && src[i] == '}' {
+			depth--
+			i++
+			goto next
+		}
+		goto key
+	case c == '[':
+		key, vStart = nil, -1 // a container value holds no time
+		if depth >= maxDepth {
+			return dst[:orig], false
+		}
+		if depth>>6 >= len(kinds) {
+			kinds = append(kinds, 0)
+		}
+		kinds[depth>>6] |= 1 << (depth & 63)
+		depth++
+		i++
+		if i < n && src[i] <= ' ' {
+			skipSpace()
+		}
+		if i < n && src[i] == ']' {
+			depth--
+			i++
+			goto next
+		}
+		goto value
+	case c == '"':
+		if i = scanString(src, i); i < 0 {
+			return dst[:orig], false
+		}
+	case c == '-' || c >= '0' && c <= '9':
+		if i = scanNumber(src, i); i < 0 {
+			return dst[:orig], false
+		}
+	case c == 't':
+		if n-i < 4 || string(src[i:i+4]) != "true" {
+			return dst[:orig], false
+		}
+		i += 4
+	case c == 'f':
+		if n-i < 5 || string(src[i:i+5]) != "false" {
+			return dst[:orig], false
+		}
+		i += 5
+	case c == 'n':
+		if n-i < 4 || string(src[i:i+4]) != "null" {
+			return dst[:orig], false
+		}
+		i += 4
+	default:
+		return dst[:orig], false
+	}
+
+next: // after a value: a separator, the end of a container, or the end
+	if vStart >= 0 {
+		ts.member(key, src[vStart:i])
+		vStart = -1
+	}
+	key = nil
+	if i < n && src[i] <= ' ' {
+		skipSpace()
+	}
+	if depth == 0 {
+		if i != n {
+			return dst[:orig], false
+		}
+		return append(dst, src[start:]...), true
+	}
+	if i >= n {
+		return dst[:orig], false
+	}
+	if kinds[(depth-1)>>6]&(1<<((depth-1)&63)) != 0 { // in an array
+		switch src[i] {
+		case ',':
+			i++
+			goto value
+		case ']':
+			depth--
+			i++
+			goto next
+		}
+		return dst[:orig], false
+	}
+	switch src[i] {
+	case ',':
+		i++
+		if i < n && src[i] <= ' ' {
+			skipSpace()
+		}
+		goto key
+	case '}':
+		depth--
+		i++
+		goto next
+	}
+	return dst[:orig], false
+
+key: // an object member's name, then ':'
+	if i >= n || src[i] != '"' {
+		return dst[:orig], false
+	}
+	{
+		k := i
+		if i = scanString(src, i); i < 0 {
+			return dst[:orig], false
+		}
+		if ts != nil && depth == 1 {
+			if k := src[k+1 : i-1]; string(k) == "timestamp" || string(k) == "datetime" {
+				key = k
+			}
+		}
+	}
+	if i < n && src[i] <= ' ' {
+		skipSpace()
+	}
+	if i >= n || src[i] != ':' {
+		return dst[:orig], false
+	}
+	i++
+	goto value
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// scanString validates the JSON string starting at src[i] == '"' and
+// returns the index just past its closing quote, or -1. As encoding/json,
+// it refuses control bytes (< 0x20) and unknown escapes, and accepts any
+// other byte (UTF-8 is not checked).
+func scanString(src []byte, i int) int {
+	i++
+	n := len(src)
+	for {
+		// Eight bytes at a time while none is '"', '\\' or a control byte.
+		for i+8 <= n {
+			w := binary.LittleEndian.Uint64(src[i:])
+			m := hasZero(w^quote64) | hasZero(w^bslash) | (w-space64) & ^w & msb64
+			if m != 0 {
+				// Only bytes above the first flagged one can be false
+				// positives, so the lowest flag is exact.
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= n {
+			return -1
+		}
+		switch c := src[i]; {
+		case c == '"':
+			return i + 1
+		case c == '\\':
+			if i+1 >= n {
+				return -1
+			}
+			switch src[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > n || !isHex(src[i+2]) || !isHex(src[i+3]) || !isHex(src[i+4]) || !isHex(src[i+5]) {
+					return -1
+				}
+				i += 6
+			default:
+				return -1
+			}
+		case c < ' ':
+			return -1
+		default:
+			i++
+		}
+	}
+}
+
+// hasZero flags (high bit set) the zero bytes of w; a flag above a true one
+// may be spurious.
+func hasZero(w uint64) uint64 { return (w - lsb64) & ^w & msb64 }
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// scanNumber validates the JSON number starting at src[i] and returns the
+// index just past it, or -1. What follows the number is not looked at.
+func scanNumber(src []byte, i int) int {
+	n := len(src)
+	if src[i] == '-' {
+		i++
+		if i >= n {
+			return -1
+		}
+	}
+	switch {
+	case src[i] == '0':
+		i++
+	case src[i] >= '1' && src[i] <= '9':
+		i++
+		for i < n && src[i] >= '0' && src[i] <= '9' {
+			i++
+		}
+	default:
+		return -1
+	}
+	if i < n && src[i] == '.' {
+		i++
+		if i >= n || src[i] < '0' || src[i] > '9' {
+			return -1
+		}
+		for i < n && src[i] >= '0' && src[i] <= '9' {
+			i++
+		}
+	}
+	if i < n && (src[i] == 'e' || src[i] == 'E') {
+		i++
+		if i < n && (src[i] == '+' || src[i] == '-') {
+			i++
+		}
+		if i >= n || src[i] < '0' || src[i] > '9' {
+			return -1
+		}
+		for i < n && src[i] >= '0' && src[i] <= '9' {
+			i++
+		}
+	}
+	return i
 }

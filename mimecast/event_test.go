@@ -66,6 +66,7 @@ func TestEventTime(t *testing.T) {
 		{`{}`, time.Time{}, false},
 		{`{"a":`, time.Time{}, false},
 	} {
+		checkAgainstEncodingJSON(t, []byte(tc.in)) // NormalizeEventTime agrees
 		got, ok := EventTime([]byte(tc.in))
 		if ok != tc.ok || !got.Equal(tc.want) || (ok && got.Location() != time.UTC) {
 			t.Errorf("EventTime(%s) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
@@ -78,4 +79,27 @@ func TestEventTimeAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { EventTime(obj) }); n != 0 {
 		t.Errorf("EventTime allocates %v times per call", n)
 	}
+}
+
+// BenchmarkNormalizeEventTimeOnePass is BenchmarkNormalizeEventTime with
+// the one-pass NormalizeEventTime the API 2.0 source uses.
+func BenchmarkNormalizeEventTimeOnePass(b *testing.B) {
+	lines := sampleLines(b)
+	var total int
+	for _, l := range lines {
+		total += len(l)
+	}
+	buf := make([]byte, 0, 8192)
+	b.ReportAllocs()
+	b.SetBytes(int64(total / len(lines)))
+	i := 0
+	for b.Loop() {
+		out, _, ok, err := NormalizeEventTime(buf, lines[i%len(lines)])
+		if err != nil || !ok {
+			b.Fatal(err, ok)
+		}
+		buf = out[:0]
+		i++
+	}
+	b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "records/s")
 }

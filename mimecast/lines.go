@@ -64,9 +64,24 @@ func (s *LineScanner) Scan() bool {
 	s.line = nil
 	s.size = 0
 	s.tooLong = false
+	chunk, err := s.r.ReadSlice('\n')
+	if err == nil && len(chunk) <= s.maxLine {
+		// Fast path: a whole line inside the read buffer is returned
+		// in place, without a copy (valid until the next read).
+		s.size = int64(len(chunk))
+		s.lineNo++
+		line := chunk[:len(chunk)-1]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		s.line = line
+		return true
+	}
 	got := false
-	for {
-		chunk, err := s.r.ReadSlice('\n')
+	for first := true; ; first = false {
+		if !first {
+			chunk, err = s.r.ReadSlice('\n')
+		}
 		if len(chunk) > 0 {
 			got = true
 			s.size += int64(len(chunk))

@@ -2,6 +2,8 @@ package syslogfmt
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 )
@@ -99,11 +101,42 @@ type fields struct {
 }
 
 func (f *fields) scan(obj []byte) {
-	it := fieldIter{b: obj}
-	for {
-		k, v, ok := it.next()
-		if !ok {
+	// Walk the top-level members of a compact JSON object without
+	// decoding it; stop early on malformed input, never panic. Keys are
+	// the raw bytes between the quotes (escapes not decoded, so a key
+	// spelled with escapes never matches). String values are kept without
+	// their quotes (still escaped), other values as their literal text.
+	if len(obj) == 0 || obj[0] != '{' {
+		return
+	}
+	for i := 1; ; {
+		if i < len(obj) && obj[i] == ',' {
+			i++
+		}
+		if i >= len(obj) || obj[i] != '"' {
 			return
+		}
+		end := skipString(obj, i)
+		if end < 0 || end >= len(obj) || obj[end] != ':' {
+			return
+		}
+		k := obj[i+1 : end-1]
+		i = end + 1
+		var v []byte
+		if i < len(obj) && obj[i] == '"' {
+			vend := skipString(obj, i)
+			if vend < 0 {
+				return
+			}
+			v = obj[i+1 : vend-1]
+			i = vend
+		} else {
+			vend := skipValue(obj, i)
+			if vend < 0 {
+				return
+			}
+			v = obj[i:vend]
+			i = vend
 		}
 		switch string(k) {
 		case "action", "Act", "Action":
@@ -156,82 +189,45 @@ func contains(v []byte, word string) bool {
 	return false
 }
 
-// fieldIter walks the top-level members of a compact JSON object without
-// decoding it. On malformed input it stops early; it never panics.
-type fieldIter struct {
-	b []byte
-	i int
-}
-
-// next returns the next member's key and value. Keys are the raw bytes
-// between the quotes (escapes not decoded, so a key spelled with escapes
-// never matches). String values are returned without their quotes (still
-// escaped), other values as their literal text.
-func (it *fieldIter) next() (key, val []byte, ok bool) {
-	b := it.b
-	i := it.i
-	if i == 0 {
-		if len(b) == 0 || b[0] != '{' {
-			return nil, nil, false
-		}
-		i = 1
-	}
-	if i < len(b) && b[i] == ',' {
-		i++
-	}
-	if i >= len(b) || b[i] != '"' {
-		it.i = len(b)
-		return nil, nil, false
-	}
-	end := skipString(b, i)
-	if end < 0 || end >= len(b) || b[end] != ':' {
-		it.i = len(b)
-		return nil, nil, false
-	}
-	key = b[i+1 : end-1]
-	i = end + 1
-	vend := skipValue(b, i)
-	if vend < 0 {
-		it.i = len(b)
-		return nil, nil, false
-	}
-	val = b[i:vend]
-	if len(val) >= 2 && val[0] == '"' {
-		val = val[1 : len(val)-1]
-	}
-	it.i = vend
-	return key, val, true
-}
-
 // skipString returns the index after the closing quote of the string that
-// starts at b[i] == '"', or -1.
+// starts at b[i] == '"', or -1. Escapes are skipped, not checked.
 func skipString(b []byte, i int) int {
-	// A byte loop beats bytes.IndexByte on the short strings of Mimecast
-	// events; long runs without a quote or backslash switch to IndexByte.
-	for j := i + 1; j < len(b); {
+	j := i + 1
+	for {
+		// Eight bytes at a time while none is '"' or '\\' (the lowest
+		// flagged byte of hasZero is exact).
+		for j+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[j:])
+			if m := hasZero(w^quotes) | hasZero(w^backslashes); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		if j >= len(b) {
+			return -1
+		}
 		switch b[j] {
 		case '"':
 			return j + 1
 		case '\\':
 			j += 2
-			continue
-		}
-		j++
-		if j-i > 64 {
-			k := bytes.IndexByte(b[j:], '"')
-			if k < 0 {
-				return -1
-			}
-			if bs := bytes.IndexByte(b[j:j+k], '\\'); bs >= 0 {
-				j += bs // escapes ahead: continue byte by byte from there
-				i = j
-				continue
-			}
-			return j + k + 1
+		default:
+			j++
 		}
 	}
-	return -1
 }
+
+const (
+	lsb64       = 0x0101010101010101
+	msb64       = 0x8080808080808080
+	quotes      = '"' * lsb64
+	backslashes = '\\' * lsb64
+)
+
+// hasZero flags (high bit set) the zero bytes of w; flags above the lowest
+// true one may be spurious.
+func hasZero(w uint64) uint64 { return (w - lsb64) & ^w & msb64 }
 
 // skipValue returns the index after the JSON value starting at b[i], or -1.
 func skipValue(b []byte, i int) int {

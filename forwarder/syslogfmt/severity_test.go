@@ -1,6 +1,7 @@
 package syslogfmt
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
@@ -98,23 +99,34 @@ func TestSeverityOfRealSamples(t *testing.T) {
 	}
 }
 
-func TestFieldIter(t *testing.T) {
-	it := fieldIter{b: []byte(`{"a":"x\"}","b":{"c":[1,"]"]},"d":null,"e\"f":-1.5e3,"g":[]}`)}
-	var got []string
-	for {
-		k, v, ok := it.next()
-		if !ok {
-			break
+// TestFieldsScan checks the member walk on strings holding quotes,
+// brackets and escapes, nested values and escaped keys.
+func TestFieldsScan(t *testing.T) {
+	var f fields
+	f.scan([]byte(`{"a":"x\"}","b":{"c":[1,"]"]},"d":null,"e\"f":-1.5e3,"g":[],"action":"Rej","virusFound":{"x":"}\\"},` +
+		`"act\u0069on":"escaped key","result":"` + strings.Repeat(`\"long\\`, 30) + `","delivered":false}`))
+	for _, c := range []struct{ name, got, want string }{
+		{"action", string(f.action), "Rej"},
+		{"virus", string(f.virus), `{"x":"}\\"}`},
+		{"result", string(f.result), strings.Repeat(`\"long\\`, 30)},
+		{"delivered", string(f.delivered), "false"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
 		}
-		got = append(got, string(k)+"="+string(v))
 	}
-	want := []string{`a=x\"}`, `b={"c":[1,"]"]}`, `d=null`, `e\"f=-1.5e3`, `g=[]`}
-	if len(got) != len(want) {
-		t.Fatalf("got %q", got)
+	// Duplicate keys: the last one wins, as in encoding/json.
+	f = fields{}
+	f.scan([]byte(`{"action":"Acc","Act":"Rej","x":1}`))
+	if string(f.action) != "Rej" {
+		t.Errorf("duplicate: action = %q", f.action)
 	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("member %d: %q, want %q", i, got[i], want[i])
+	// Malformed input stops the walk, keeping what was read.
+	for _, in := range []string{`{"action":"Rej","x":`, `{"action":"Rej","x":"`, `{"action":"Rej" ,"x":1}`, `{"action":"Rej","x"`} {
+		f = fields{}
+		f.scan([]byte(in))
+		if string(f.action) != "Rej" {
+			t.Errorf("%s: action = %q", in, f.action)
 		}
 	}
 }

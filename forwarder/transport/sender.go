@@ -214,6 +214,13 @@ func loadTLS(c Config) (*tls.Config, error) {
 func (s *Sender) Epoch() uint64 { return s.epoch.Load() }
 
 func (s *Sender) acquire(ctx context.Context) error {
+	if ctx.Err() == nil { // fast path: the lock is usually free
+		select {
+		case s.lock <- struct{}{}:
+			return nil
+		default:
+		}
+	}
 	select {
 	case s.lock <- struct{}{}:
 		return nil
@@ -251,7 +258,7 @@ func (s *Sender) Send(ctx context.Context, msg []byte) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := checkFor(c.r, msg); err != nil {
+	if err := checkFor(c.r, msg, s.cfg.Profile == ProfileWazuh); err != nil {
 		return 0, err
 	}
 	epoch := s.epoch.Load()
@@ -273,21 +280,39 @@ func (s *Sender) checkMessage(msg []byte) error {
 		return fmt.Errorf("%w: %d bytes exceed the maximum of %d (%s)", ErrInvalidMessage, len(msg), s.cfg.MaxMessageBytes, EnvMaxMessageBytes)
 	}
 	if s.cfg.Profile == ProfileWazuh {
-		if i := bytes.IndexAny(msg, "\n\r\x00"); i >= 0 {
+		if i := indexLineBreakOrNUL(msg); i >= 0 {
 			return fmt.Errorf("%w: byte %d is %q, which Wazuh would split on, keep or truncate at (profile wazuh)", ErrInvalidMessage, i, msg[i])
 		}
 	}
 	return nil
 }
 
-// checkFor applies the transport's rules.
-func checkFor(r *receiver, msg []byte) error {
+// indexLineBreakOrNUL returns the index of the first LF, CR or NUL of msg,
+// or -1: bytes.IndexAny(msg, "\n\r\x00"), but with three vectorised
+// IndexByte scans instead of a byte loop.
+func indexLineBreakOrNUL(msg []byte) int {
+	first := -1
+	for _, c := range [...]byte{'\n', '\r', 0} {
+		hay := msg
+		if first >= 0 {
+			hay = msg[:first]
+		}
+		if i := bytes.IndexByte(hay, c); i >= 0 {
+			first = i
+		}
+	}
+	return first
+}
+
+// checkFor applies the transport's rules. noLF tells that msg is already
+// known to hold no LF (checkMessage refuses it with the wazuh profile).
+func checkFor(r *receiver, msg []byte, noLF bool) error {
 	switch {
 	case r.scheme == schemeUDP && len(msg) > UDPMaxMessageBytes:
 		return fmt.Errorf("%w: %d bytes exceed the UDP limit of %d", ErrInvalidMessage, len(msg), UDPMaxMessageBytes)
 	case r.scheme == schemeWazuhQueue && len(msg)+len(r.queueHeader) > WazuhQueueMaxDatagram:
 		return fmt.Errorf("%w: a datagram of %d bytes exceeds the queue limit of %d", ErrInvalidMessage, len(msg)+len(r.queueHeader), WazuhQueueMaxDatagram)
-	case r.framing == FramingLF:
+	case r.framing == FramingLF && !noLF:
 		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
 			return fmt.Errorf("%w: byte %d is LF, which would split the message with LF framing", ErrInvalidMessage, i)
 		}
@@ -522,17 +547,25 @@ func (s *Sender) failback(ctx context.Context, c *conn) {
 	}
 }
 
-// write writes one framed message (or datagram) to c.
+// write writes one framed message (or datagram) to c. The write deadline
+// (WriteTimeout from now) is set before every write that may reach the
+// socket; a stream message that fits in the buffer is only copied.
 func (s *Sender) write(c *conn, msg []byte) error {
-	if err := c.nc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
-		return err
+	framed := len(msg) + 1
+	if c.w != nil && c.r.framing == FramingOctetCounting {
+		s.scratch = strconv.AppendInt(s.scratch[:0], int64(len(msg)), 10)
+		s.scratch = append(s.scratch, ' ')
+		framed = len(s.scratch) + len(msg)
+	}
+	if c.w == nil || framed > c.w.Available() {
+		if err := c.nc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
+			return err
+		}
 	}
 	var n int
 	switch {
 	case c.w != nil:
 		if c.r.framing == FramingOctetCounting {
-			s.scratch = strconv.AppendInt(s.scratch[:0], int64(len(msg)), 10)
-			s.scratch = append(s.scratch, ' ')
 			c.w.Write(s.scratch) // errors are sticky: reported by the next call
 			n = len(s.scratch) + len(msg)
 			if _, err := c.w.Write(msg); err != nil {

@@ -409,14 +409,14 @@ func (b *Batch) file(ctx context.Context, idx int, rawURL string, rec *source.Re
 		if isBlank(line) {
 			continue
 		}
-		out, err := mimecast.NormalizeEvent(*buf, line)
+		out, t, _, err := mimecast.NormalizeEventTime(*buf, line)
 		*buf = out[:0]
 		if err != nil {
 			s.skips.Record(metrics.ReasonInvalidJSON, where, sc.LineNo(), line, err)
 			continue
 		}
 		rec.JSON = out
-		rec.Time, _ = mimecast.EventTime(out)
+		rec.Time = t
 		if err := fn(rec); err != nil {
 			return err
 		}

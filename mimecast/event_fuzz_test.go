@@ -1,0 +1,186 @@
+package mimecast
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// normalizeEventRef is NormalizeEvent as first written, on encoding/json
+// alone: the reference the hand-written compactor must match.
+func normalizeEventRef(dst, line []byte) ([]byte, error) {
+	line = bytes.TrimPrefix(line, utf8BOM)
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 {
+		return dst[:0], errors.New("empty line")
+	}
+	if line[0] != '{' {
+		return dst[:0], fmt.Errorf("not a JSON object: starts with %q", line[0])
+	}
+	buf := bytes.NewBuffer(dst[:0])
+	if err := json.Compact(buf, line); err != nil {
+		return dst[:0], fmt.Errorf("invalid JSON: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// checkAgainstEncodingJSON fails t when appendCompact or NormalizeEvent
+// disagree with encoding/json on in.
+func checkAgainstEncodingJSON(t *testing.T, in []byte) {
+	t.Helper()
+	// appendCompact alone, on any input: same verdict as json.Valid, same
+	// bytes as json.Compact, dst's prefix kept.
+	prefix := []byte("prefix")
+	got, ok := appendCompact(bytes.Clone(prefix), in, nil)
+	if valid := json.Valid(in); ok != valid {
+		t.Fatalf("appendCompact(%q): ok = %v, json.Valid = %v", in, ok, valid)
+	}
+	if !bytes.HasPrefix(got, prefix) {
+		t.Fatalf("appendCompact(%q) lost dst's prefix: %q", in, got)
+	}
+	var want bytes.Buffer
+	werr := json.Compact(&want, in)
+	if ok {
+		if werr != nil || !bytes.Equal(got[len(prefix):], want.Bytes()) {
+			t.Fatalf("appendCompact(%q) = %q, json.Compact = %q, %v", in, got[len(prefix):], want.Bytes(), werr)
+		}
+	} else if len(got) != len(prefix) {
+		t.Fatalf("appendCompact(%q) invalid but appended %q", in, got[len(prefix):])
+	}
+
+	// NormalizeEvent: same bytes and the same error text as the reference.
+	dst := make([]byte, 3, 16)
+	gotN, gerr := NormalizeEvent(dst, in)
+	wantN, rerr := normalizeEventRef(nil, in)
+	if (gerr == nil) != (rerr == nil) || gerr != nil && gerr.Error() != rerr.Error() {
+		t.Fatalf("NormalizeEvent(%q) error = %v, reference %v", in, gerr, rerr)
+	}
+	if !bytes.Equal(gotN, wantN) {
+		t.Fatalf("NormalizeEvent(%q) = %q, reference %q", in, gotN, wantN)
+	}
+	if gerr != nil && len(gotN) != 0 {
+		t.Fatalf("NormalizeEvent(%q) returned %q with an error", in, gotN)
+	}
+
+	// NormalizeEventTime: NormalizeEvent's result and EventTime's time.
+	gotT, tm, tok, terr := NormalizeEventTime(make([]byte, 0, 8), in)
+	if (terr == nil) != (gerr == nil) || terr != nil && terr.Error() != gerr.Error() || !bytes.Equal(gotT, gotN) {
+		t.Fatalf("NormalizeEventTime(%q) = %q, %v; NormalizeEvent = %q, %v", in, gotT, terr, gotN, gerr)
+	}
+	wantT, wantOK := time.Time{}, false
+	if gerr == nil {
+		wantT, wantOK = EventTime(gotN)
+	}
+	if tok != wantOK || !tm.Equal(wantT) || tm.Location() != wantT.Location() {
+		t.Fatalf("NormalizeEventTime(%q) time = %v, %v; EventTime = %v, %v", in, tm, tok, wantT, wantOK)
+	}
+}
+
+// FuzzNormalizeEvent proves the hand-written validating compactor equal to
+// encoding/json: the same validity verdict as json.Valid, the same bytes as
+// json.Compact when valid, and NormalizeEvent's result and error unchanged.
+// Seeds: the real samples, the cases below and testdata/fuzz.
+func FuzzNormalizeEvent(f *testing.F) {
+	for _, l := range sampleLines(f) {
+		f.Add(l)
+	}
+	for _, s := range compactCases {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		checkAgainstEncodingJSON(t, in)
+	})
+}
+
+// compactCases are edge cases of JSON syntax and whitespace.
+var compactCases = []string{
+	``, ` `, `{`, `}`, `{}`, ` { } `, "{\t\n\r }", `{"a":1}`, `{"a" : 1 , "b" :[ 1 , 2 ] }`,
+	`{"a":1,}`, `{"a":1,,"b":2}`, `{,"a":1}`, `{"a"}`, `{"a":}`, `{"a" 1}`, `{1:2}`, `{'a':1}`,
+	`{"a":[]}`, `{"a":[ ]}`, `{"a":[,]}`, `{"a":[1,]}`, `{"a":[1 2]}`, `{"a":[1],}`, `{"a":{"b":{}}}`,
+	`{"a":[}`, `{"a":{]}`, `{"a":[1}`, `[1,2]`, `"s"`, `1`, `true`, `null`, ` null `, `nul`, `nulll`,
+	`{"a":true}`, `{"a":tru}`, `{"a":truex}`, `{"a":false}`, `{"a":fals}`, `{"a":null}`, `{"a":nil}`,
+	`{"a":0}`, `{"a":-0}`, `{"a":01}`, `{"a":-}`, `{"a":-a}`, `{"a":1.}`, `{"a":1.5}`, `{"a":.5}`,
+	`{"a":1e5}`, `{"a":1E+5}`, `{"a":1e-5}`, `{"a":1e}`, `{"a":1e+}`, `{"a":-1.25e-10}`, `{"a":+1}`,
+	`{"a":0x10}`, `{"a":1.5.5}`, `{"a":Infinity}`, `{"a":NaN}`, `{"a":12345678901234567890123}`,
+	`{"a":"\"\\\/\b\f\n\r\t"}`, `{"a":"\u00e9\u20AC\uD83D\uDE00"}`, `{"a":"\u12"}`, `{"a":"\u12g4"}`,
+	`{"a":"\x"}`, `{"a":"\'"}`, `{"a":"\`, `{"a":"abc`, `{"a":"abcdefghijklmnopqrstuvwxyz0123456789`,
+	"{\"a\":\"tab\tinside\"}", "{\"a\":\"nul\x00\"}", "{\"a\":\"del\x7f\"}", "{\"a\":\"bad utf8 \xff\xfe\"}",
+	"{\"a\":\"\u2028\u2029<>&\"}", "{\"\xff\":1}", "\xEF\xBB\xBF{\"a\":1}", "{\"a\":1}\r", "{\"a\":1}\n",
+	"\v{\"a\":1}", "{\"a\":1}\v", "{\"a\":\v1}", "{\"a\":1}\u00a0", "\u0085{\"a\":1}", "{\"a\":\u00a01}",
+	`{"a":1}{"b":2}`, `{"a":1} x`, `{"a":1} {`, `{"a":1}]`, `{"a":"x"}"`,
+	`{"longstring":"` + strings.Repeat("abcdefgh", 20) + `","k":"` + strings.Repeat("é", 30) + `\n"}`,
+	`{"a":"12345678\"12345678\\12345678` + "\x01" + `"}`,
+	`{ "nested" : { "deep" : [ { "x" : [ 1 , { "y" : "z" } ] } ] } , "t" : 1731499059314 }`,
+	`{"timestamp":1731499059314}`, `{ "timestamp" : "1731499059314" }`, `{"timestamp":1.5e3}`, `{"timestamp":-5}`,
+	`{"timestamp":"2017-05-26T16:47:41+0100"}`, `{"timestamp":"soon","datetime":"2022-05-23T12:20:44Z"}`,
+	`{"datetime":"2022-05-23T12:20:44Z","timestamp":1731499059314}`, `{"datetime":"x","datetime":"2022-05-23 12:20:44.5"}`,
+	`{"datetime":"2022-05-23T12:20:44Z","datetime":"2023-01-01T00:00:00Z"}`, `{"timestamp":null,"timestamp":true,"timestamp":7}`,
+	`{"a":{"timestamp":1},"b":["timestamp",{"datetime":"2022-05-23T12:20:44Z"}],"c":"\"timestamp\":2"}`,
+	`{"timestamp":{"x":1},"datetime":["2022-05-23T12:20:44Z"]}`, `{"timestamp":[5],"timestamp":6}`,
+	`{"times\u0074amp":5}`, `{"timestamp":99999999999999999999}`, `{"timestamp":"-1"}`, `[{"timestamp":1}]`,
+}
+
+// TestNormalizeEventMatchesEncodingJSON runs the fuzz seeds in every
+// test run, plus nesting at encoding/json's depth limit and past it.
+func TestNormalizeEventMatchesEncodingJSON(t *testing.T) {
+	for _, s := range compactCases {
+		checkAgainstEncodingJSON(t, []byte(s))
+	}
+	for _, l := range sampleLines(t) {
+		checkAgainstEncodingJSON(t, l)
+		// The same event pretty-printed must compact back to itself.
+		var pretty bytes.Buffer
+		if err := json.Indent(&pretty, l, " ", "\t"); err != nil {
+			t.Fatal(err)
+		}
+		checkAgainstEncodingJSON(t, pretty.Bytes())
+	}
+	for _, depth := range []int{63, 64, 65, 256, 257, 1000, maxDepth - 1, maxDepth, maxDepth + 1} {
+		for _, objectFirst := range []bool{false, true} {
+			in := nested(depth, objectFirst)
+			_, ok := appendCompact(nil, in, nil)
+			if ok != (depth <= maxDepth) {
+				t.Errorf("depth %d: ok = %v", depth, ok)
+			}
+			checkAgainstEncodingJSON(t, in)
+		}
+	}
+}
+
+// nested returns a value nested depth levels deep, alternating arrays and
+// objects, starting with an object or an array.
+func nested(depth int, objectFirst bool) []byte {
+	var open, tail strings.Builder
+	closers := make([]byte, 0, depth)
+	for d := 0; d < depth; d++ {
+		if (d%2 == 0) == objectFirst {
+			open.WriteString(`{"k":`)
+			closers = append(closers, '}')
+		} else {
+			open.WriteString(`[0,`)
+			closers = append(closers, ']')
+		}
+	}
+	for i := len(closers) - 1; i >= 0; i-- {
+		tail.WriteByte(closers[i])
+	}
+	return []byte(open.String() + "1" + tail.String())
+}
+
+func TestNormalizeEventAllocs(t *testing.T) {
+	line := []byte(`{"accountId":"A", "nested":{"x":[1,2,"s"]},"timestamp":1731499059314,"other":"v"}`)
+	buf := make([]byte, 0, 256)
+	if n := testing.AllocsPerRun(100, func() {
+		out, err := NormalizeEvent(buf, line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf = out[:0]
+	}); n != 0 {
+		t.Errorf("NormalizeEvent allocates %v times per call", n)
+	}
+}
