@@ -11,7 +11,9 @@
 //   - APIError and ErrAuth, the errors returned when Mimecast refuses a call;
 //   - record splitting helpers: LineScanner and ScanLines (lines of any
 //     length in bounded memory), NormalizeEvent (validate and compact one
-//     JSON object), EventTime (the event's own time from its top-level
+//     JSON object; a hand-written one-pass checker fuzzed against
+//     encoding/json), NormalizeEventTime (both in one pass, the hot path),
+//     EventTime (the event's own time from its top-level
 //     "timestamp" or "datetime" key; ParseDateTime for API 1.0 date-times)
 //     and SkipReporter (count and log skipped records and files).
 package mimecast
