@@ -254,29 +254,39 @@ type instance struct {
 // simNow is the simulator's time.
 func (h *harness) simNow() time.Time { return h.sim.Options().Now() }
 
-func (h *harness) start(once bool) *instance {
-	t := h.t
+// newOutput creates what every forwarder instance of the tests has: its
+// metrics, the cursor store in state, the formatter (HOSTNAME e2e-host) and
+// a TCP sender to addr.
+func newOutput(t *testing.T, log *slog.Logger, state, addr string, body syslogfmt.BodyMode, replay time.Duration) (*metrics.Metrics, *checkpoint.Store, *syslogfmt.Formatter, *transport.Sender) {
 	t.Helper()
 	m := metrics.New(prometheus.NewRegistry(), "test", "test")
-	store, err := checkpoint.Open(h.state, h.log)
+	store, err := checkpoint.Open(state, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fcfg := syslogfmt.DefaultConfig()
 	fcfg.Hostname = "e2e-host"
 	fcfg.Version = "test"
+	fcfg.Body = body
 	formatter, err := syslogfmt.New(fcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tcfg := transport.DefaultConfig()
-	tcfg.Addresses = []string{h.rcv.addr()}
+	tcfg.Addresses = []string{addr}
 	tcfg.BackoffMin, tcfg.BackoffMax = 10*time.Millisecond, 100*time.Millisecond
-	tcfg.ReplayWindow = h.replayWindow
-	sender, err := transport.New(tcfg, m, h.log)
+	tcfg.ReplayWindow = replay
+	sender, err := transport.New(tcfg, m, log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, store, formatter, sender
+}
+
+func (h *harness) start(once bool) *instance {
+	t := h.t
+	t.Helper()
+	m, store, formatter, sender := newOutput(t, h.log, h.state, h.rcv.addr(), syslogfmt.BodyJSON, h.replayWindow)
 	id, secret := h.sim.Credentials()
 	if h.wrongSecret != "" {
 		secret = h.wrongSecret

@@ -30,7 +30,6 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
-	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/transport"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api1"
@@ -193,27 +192,7 @@ type v1Run struct {
 func (h *v1Harness) start(o v1Run) *instance {
 	t := h.t
 	t.Helper()
-	m := metrics.New(prometheus.NewRegistry(), "test", "test")
-	store, err := checkpoint.Open(h.state, h.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fcfg := syslogfmt.DefaultConfig()
-	fcfg.Hostname = "e2e-host"
-	fcfg.Version = "test"
-	fcfg.Body = o.body
-	formatter, err := syslogfmt.New(fcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcfg := transport.DefaultConfig()
-	tcfg.Addresses = []string{h.rcv.addr()}
-	tcfg.BackoffMin, tcfg.BackoffMax = 10*time.Millisecond, 100*time.Millisecond
-	tcfg.ReplayWindow = 100 * time.Millisecond
-	sender, err := transport.New(tcfg, m, h.log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, store, formatter, sender := newOutput(t, h.log, h.state, h.rcv.addr(), o.body, 100*time.Millisecond)
 	appID, appKey, access, secret := h.sim.V1Credentials()
 	cfg := api1.Config{BaseURL: h.sim.URL(), AppID: appID, AppKey: appKey, AccessKey: access, SecretKey: secret,
 		FileFormat: o.format, StartTokenFile: o.startTokenFile, RestartOnInvalidToken: o.restart, TempDir: h.spool}
