@@ -166,10 +166,11 @@ func serve(ctx context.Context, cfg *config, e env, log *slog.Logger) error {
 		return &configError{err: err}
 	}
 	var sender forwarder.Sender
+	var ts *transport.Sender
 	if cfg.Stdout {
 		sender = forwarder.NewWriterSender(e.stdout)
 	} else {
-		ts, err := transport.New(cfg.Transport, m, log)
+		ts, err = transport.New(cfg.Transport, m, log)
 		if err != nil {
 			// Only configuration fails here (e.g. an unreadable
 			// SYSLOG_TLS_CA_FILE): exit 2 like every other.
@@ -205,6 +206,13 @@ func serve(ctx context.Context, cfg *config, e env, log *slog.Logger) error {
 		srv.SetReady(true)
 	}
 	runErr := fwd.Run(ctx)
+	if runErr == nil && ctx.Err() == nil && ts != nil {
+		// --once: the cursors are committed; make sure the receiver did not
+		// die with the last messages unread before exiting.
+		if err := ts.Drain(ctx); err != nil {
+			runErr = fmt.Errorf("receiver lost after the last batch: %w", err)
+		}
+	}
 	logSummary(log, fwd.Status())
 	if runErr != nil {
 		return runErr

@@ -122,9 +122,12 @@ type Config struct {
 	// KeepAlive/3, 3 probes). Wazuh never times out half-open syslog
 	// connections, so this must stay on; 0 selects the default.
 	KeepAlive time.Duration
-	// ReplayWindow and ReplayMaxBytes bound the replay ring: messages sent in
-	// the last ReplayWindow (at most ReplayMaxBytes bytes) are sent again first
-	// after an unexpected disconnect. 0 in either disables the replay.
+	// ReplayWindow and ReplayMaxBytes bound the replay ring: after an
+	// unexpected disconnect, the messages sent within ReplayWindow before the
+	// lost connection was last seen alive (at most ReplayMaxBytes bytes) are
+	// sent again first. An idle connection is checked one window after each
+	// Confirm, and Drain checks it before a run exits. 0 in either disables
+	// the replay.
 	ReplayWindow   time.Duration
 	ReplayMaxBytes int
 	// FailbackAfter (SYSLOG_FAILBACK_AFTER): while connected to a fallback

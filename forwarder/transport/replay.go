@@ -135,11 +135,20 @@ func (r *replayRing) recycle() {
 	r.firstSeq += uint64(drop)
 }
 
-// live returns the entries still inside the window, oldest first. The slice
-// and the messages are valid until the next add or prune.
+// live returns the entries sent within the window before now, oldest
+// first, and forgets the older ones. The slice and the messages are valid
+// until the next add or prune.
 func (r *replayRing) live(now time.Time) []replayEntry {
 	r.prune(now)
 	return r.entries[r.head:]
+}
+
+// restamp marks every message kept as sent at now: after a replay, they
+// are as much at risk as the messages sent with them.
+func (r *replayRing) restamp(now time.Time) {
+	for i := r.head; i < len(r.entries); i++ {
+		r.entries[i].at = now
+	}
 }
 
 // len returns the number of messages kept.

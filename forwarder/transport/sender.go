@@ -12,7 +12,12 @@
 // older epoch returns ErrConnectionLost and the caller sends its batch again.
 // A replay ring re-sends the last few seconds of messages after an
 // unexpected disconnect, covering bytes the receiver's kernel acknowledged
-// but the receiver process never read.
+// but the receiver process never read. A receiver still connected one
+// window after a message is assumed to have processed it; so that an idle
+// connection is not left unobserved, the connection is checked one window
+// after the last Confirm, and the replay covers the window before the last
+// time the lost connection was seen alive (not before the moment the loss
+// is noticed, which may be much later).
 package transport
 
 import (
@@ -72,13 +77,18 @@ type Sender struct {
 	once sync.Once
 
 	epoch atomic.Uint64
+	base  time.Time // the monotonic reference of conn.alive
+
+	watchMu sync.Mutex
+	watch   *time.Timer // checks the connection one replay window after the last Confirm
 
 	// Guarded by lock.
-	cur     *conn
-	lost    bool // a connection was lost unexpectedly and no new one carries the replay yet
-	closed  bool
-	replay  replayRing
-	scratch []byte
+	cur       *conn
+	lost      bool      // a connection was lost unexpectedly and no new one carries the replay yet
+	lostAlive time.Time // when the lost connection was last seen alive
+	closed    bool
+	replay    replayRing
+	scratch   []byte
 }
 
 // receiver is one configured address with its metric series.
@@ -103,6 +113,7 @@ type conn struct {
 	cw           *countingConn   // the TCP socket, nil for datagram transports
 	w            *bufio.Writer   // nil for datagram transports
 	nextFailback time.Time
+	alive        atomic.Int64 // when the peer was last seen connected, as time.Since(Sender.base)
 }
 
 // countingConn counts the bytes written to the socket (TLS records included).
@@ -135,6 +146,7 @@ func New(c Config, m *metrics.Metrics, log *slog.Logger) (*Sender, error) {
 		lock:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		replay: replayRing{window: c.ReplayWindow, maxBytes: c.ReplayMaxBytes},
+		base:   time.Now(),
 	}
 	s.epoch.Store(1)
 	var baseTLS *tls.Config
@@ -327,8 +339,11 @@ func (s *Sender) ready(ctx context.Context) (*conn, error) {
 	if c := s.cur; c != nil && c.w != nil && c.w.Buffered() == 0 {
 		if err := s.probe(c); err != nil {
 			s.drop(c, err)
-		} else if c.r.idx > 0 && s.cfg.FailbackAfter > 0 && time.Now().After(c.nextFailback) {
-			s.failback(ctx, c)
+		} else {
+			s.sawAlive(c)
+			if c.r.idx > 0 && s.cfg.FailbackAfter > 0 && time.Now().After(c.nextFailback) {
+				s.failback(ctx, c)
+			}
 		}
 	} else if c != nil && c.w == nil && c.r.idx > 0 && s.cfg.FailbackAfter > 0 && time.Now().After(c.nextFailback) {
 		s.failback(ctx, c)
@@ -468,12 +483,19 @@ func (s *Sender) dialReceiver(ctx context.Context, r *receiver) (*conn, error) {
 	return c, nil
 }
 
+// sawAlive records that c's peer is connected now.
+func (s *Sender) sawAlive(c *conn) { c.alive.Store(int64(time.Since(s.base))) }
+
+// aliveAt returns when c's peer was last seen connected.
+func (s *Sender) aliveAt(c *conn) time.Time { return s.base.Add(time.Duration(c.alive.Load())) }
+
 // install makes c the current connection and, after a loss, replays the
-// ring into it.
+// ring into it: the messages sent within the window before the lost
+// connection was last seen alive, or after.
 func (s *Sender) install(c *conn) error {
+	s.sawAlive(c)
 	if s.lost && s.replay.enabled() {
-		now := time.Now()
-		entries := s.replay.live(now)
+		entries := s.replay.live(s.lostAlive)
 		for _, e := range entries {
 			if err := s.write(c, e.msg); err != nil {
 				c.nc.Close()
@@ -481,6 +503,7 @@ func (s *Sender) install(c *conn) error {
 				return fmt.Errorf("replaying: %w", err)
 			}
 		}
+		s.replay.restamp(time.Now())
 		c.r.rep.Add(float64(len(entries)))
 		if len(entries) > 0 {
 			s.log.Info("replayed recent messages after a lost connection", "receiver", c.r.label, "messages", len(entries))
@@ -507,6 +530,7 @@ func (s *Sender) drop(c *conn, cause error) {
 	c.nc.Close()
 	c.r.connected.Set(0)
 	s.cur = nil
+	s.lostAlive = s.aliveAt(c)
 	s.lost = true
 	s.epoch.Add(1)
 	s.log.Warn("syslog connection lost", "receiver", c.r.label, "error", cause.Error())
@@ -608,10 +632,11 @@ func (s *Sender) flush(c *conn) error {
 
 // Confirm flushes what was sent and, for TCP and TLS on Linux, waits up to
 // AckTimeout until the receiver's kernel has acknowledged every byte (the
-// wait is recorded in ReceiverAckWait). It returns ErrConnectionLost when the
-// connection was lost since epoch or dies while waiting — the caller then
-// sends its batch again — and ErrAckTimeout when the wait timed out. UDP and
-// wazuh-queue only check the epoch.
+// wait is recorded in ReceiverAckWait). It returns ErrConnectionLost when
+// the connection was lost since epoch or dies while waiting — the caller
+// then sends its batch again — and ErrAckTimeout when the wait timed out.
+// UDP and wazuh-queue only check the epoch. One replay window after the
+// last Confirm, an idle stream connection is checked (package comment).
 func (s *Sender) Confirm(ctx context.Context, epoch uint64) error {
 	if err := s.acquire(ctx); err != nil {
 		return err
@@ -633,6 +658,7 @@ func (s *Sender) Confirm(ctx context.Context, epoch uint64) error {
 	}
 	target := c.cw.n.Load()
 	s.release()
+	s.scheduleCheck()
 	if !canWaitAck || s.cfg.AckTimeout == 0 {
 		return nil
 	}
@@ -681,6 +707,7 @@ func (s *Sender) waitAcked(ctx context.Context, c *conn, target int64, epoch uin
 		if err != nil {
 			return &peerLostError{err: err}
 		}
+		s.sawAlive(c)
 		if written-int64(q) >= target {
 			c.r.ackWait.Observe(time.Since(start).Seconds())
 			return nil
@@ -702,6 +729,97 @@ func (s *Sender) waitAcked(ctx context.Context, c *conn, target int64, epoch uin
 		}
 		pause = min(pause*2, 5*time.Millisecond)
 	}
+}
+
+// scheduleCheck makes check run one replay window from now (not before: a
+// connection seen alive then has, by the window's definition, processed
+// everything flushed so far). Confirm calls it after every flush.
+func (s *Sender) scheduleCheck() {
+	if !s.replay.enabled() {
+		return
+	}
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	if s.watch == nil {
+		s.watch = time.AfterFunc(s.cfg.ReplayWindow, s.check)
+	} else {
+		s.watch.Reset(s.cfg.ReplayWindow)
+	}
+}
+
+// check looks at an idle stream connection: alive, it is recorded as such
+// (what was sent a window ago is processed); gone, it is dropped, and the
+// next Send reconnects and replays what was sent within the window before
+// it was last seen alive.
+func (s *Sender) check() {
+	select {
+	case s.lock <- struct{}{}:
+	case <-s.done:
+		return
+	}
+	defer s.release()
+	c := s.cur
+	if s.closed || c == nil || c.w == nil || c.w.Buffered() > 0 {
+		return // sending: Send and Confirm watch the connection
+	}
+	if err := s.probe(c); err != nil {
+		s.drop(c, err)
+		return
+	}
+	s.sawAlive(c)
+}
+
+// Drain is for the end of a run whose cursors are committed (--once): the
+// receiver may still die with the last messages unread. Drain waits one
+// replay window, checks the connection and, if the receiver went away,
+// reconnects (which replays the window before it was last seen alive) and
+// confirms. It returns nil at once when the replay window is off or nothing
+// was ever connected.
+func (s *Sender) Drain(ctx context.Context) error {
+	if !s.replay.enabled() {
+		return nil
+	}
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	idle := s.cur == nil && !s.lost
+	s.release()
+	if idle {
+		return nil
+	}
+	t := time.NewTimer(s.cfg.ReplayWindow + s.cfg.ReplayWindow/10)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-s.done:
+		return ErrClosed
+	}
+	s.check()
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	if !s.lost || s.closed {
+		s.release()
+		return nil
+	}
+	s.log.Warn("the syslog receiver went away after the last batch; reconnecting to send the replay window again")
+	_, err := s.ready(ctx) // connects and replays
+	epoch := s.epoch.Load()
+	s.release()
+	if err != nil {
+		return fmt.Errorf("draining: %w", err)
+	}
+	if err := s.Confirm(ctx, epoch); err != nil {
+		return fmt.Errorf("draining: %w", err)
+	}
+	return nil
 }
 
 // Check dials every configured receiver once (TLS handshake included) and
@@ -728,6 +846,11 @@ func (s *Sender) Check(ctx context.Context) error {
 // first.
 func (s *Sender) Close() error {
 	s.once.Do(func() { close(s.done) })
+	s.watchMu.Lock()
+	if s.watch != nil {
+		s.watch.Stop()
+	}
+	s.watchMu.Unlock()
 	s.lock <- struct{}{}
 	defer s.release()
 	if s.closed {

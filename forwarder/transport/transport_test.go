@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -615,4 +616,216 @@ func TestWazuhQueue(t *testing.T) {
 	if v := value(s.eps[0].reconnects); v != 1 {
 		t.Errorf("reconnects = %v", v)
 	}
+}
+
+// TestReplayAfterIdleLoss: the receiver reads a confirmed batch into its
+// buffer and goes away without processing it while the sender is idle; the
+// next Send comes long after the replay window, notices the loss and must
+// still replay the messages of the window before the last one sent (the
+// loss cannot have happened before that message), not of the window before
+// now.
+func TestReplayAfterIdleLoss(t *testing.T) {
+	env := newEnv(t)
+	ln := listenTCP(t)
+	defer ln.Close()
+	c := testConfig(ProfileWazuh, "tcp://"+ln.Addr().String())
+	c.ReplayWindow = 200 * time.Millisecond
+	s := newSender(t, env, c)
+	var before []string
+	ep := s.Epoch()
+	for i := range 3 {
+		line := rfcLine("h", "a", "m", "-", fmt.Sprint("before-", i))
+		before = append(before, line)
+		if _, err := s.Send(t.Context(), []byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Confirm(t.Context(), ep); err != nil {
+		t.Fatal(err)
+	}
+	first, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(first)
+	for range 3 { // read ahead, never processed
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first.Close()
+	time.Sleep(3 * c.ReplayWindow) // idle well beyond the window
+	after := rfcLine("h", "a", "m", "-", "after")
+	if _, err := s.Send(t.Context(), []byte(after)); err != nil {
+		t.Fatalf("Send after the receiver went away: %v", err)
+	}
+	if s.Epoch() == ep {
+		t.Fatal("epoch unchanged after the connection was replaced")
+	}
+	if err := s.Confirm(t.Context(), s.Epoch()); err != nil {
+		t.Fatal(err)
+	}
+	second, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if err := second.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	br = bufio.NewReader(second)
+	for i, want := range append(before, after) {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("message %d on the new connection: %v", i, err)
+		}
+		if line != want+"\n" {
+			t.Fatalf("message %d on the new connection = %q, want %q", i, line, want)
+		}
+	}
+	if v := value(s.eps[0].rep); v != 3 {
+		t.Errorf("replayed = %v, want 3", v)
+	}
+}
+
+// TestNoReplayAfterIdleCheck: a connection seen alive one window after the
+// last message has processed it; when the receiver closes it later,
+// nothing is replayed (no duplicates), and the idle check notices the loss
+// without a Send.
+func TestNoReplayAfterIdleCheck(t *testing.T) {
+	env := newEnv(t)
+	ln := listenTCP(t)
+	defer ln.Close()
+	c := testConfig(ProfileWazuh, "tcp://"+ln.Addr().String())
+	c.ReplayWindow = 50 * time.Millisecond
+	s := newSender(t, env, c)
+	ep := s.Epoch()
+	for i := range 3 {
+		if _, err := s.Send(t.Context(), []byte(rfcLine("h", "a", "m", "-", fmt.Sprint("before-", i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Confirm(t.Context(), ep); err != nil {
+		t.Fatal(err)
+	}
+	first, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(first)
+	for range 3 {
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2 * c.ReplayWindow)
+	s.check() // seen alive a window after the last message (the timer may have done it too)
+	if s.Epoch() != ep {
+		t.Fatal("the idle check dropped a live connection")
+	}
+	first.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Epoch() == ep { // the FIN arrives; the check notices it without a Send
+		if time.Now().After(deadline) {
+			t.Fatal("the idle check did not notice the closed connection")
+		}
+		time.Sleep(5 * time.Millisecond)
+		s.check()
+	}
+	after := rfcLine("h", "a", "m", "-", "after")
+	if _, err := s.Send(t.Context(), []byte(after)); err != nil {
+		t.Fatalf("Send after the receiver went away: %v", err)
+	}
+	if err := s.Confirm(t.Context(), s.Epoch()); err != nil {
+		t.Fatal(err)
+	}
+	second, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if err := second.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(second).ReadString('\n'); err != nil || line != after+"\n" {
+		t.Fatalf("first message on the new connection = %q, %v; want %q", line, err, after)
+	}
+	if v := value(s.eps[0].rep); v != 0 {
+		t.Errorf("replayed = %v, want 0", v)
+	}
+	if v := value(s.eps[0].reconnects); v != 1 {
+		t.Errorf("reconnects = %v, want 1", v)
+	}
+}
+
+// TestDrainReplaysAfterLastBatch: at the end of a run the receiver reads
+// the last confirmed batch and dies before processing it. Drain notices,
+// reconnects and sends the batch again, so an exiting --once run loses
+// nothing; with a receiver that stays up, Drain sends nothing.
+func TestDrainReplaysAfterLastBatch(t *testing.T) {
+	env := newEnv(t)
+	ln := listenTCP(t)
+	defer ln.Close()
+	c := testConfig(ProfileWazuh, "tcp://"+ln.Addr().String())
+	c.ReplayWindow = 200 * time.Millisecond
+	s := newSender(t, env, c)
+	var last []string
+	ep := s.Epoch()
+	for i := range 3 {
+		line := rfcLine("h", "a", "m", "-", fmt.Sprint("last-", i))
+		last = append(last, line)
+		if _, err := s.Send(t.Context(), []byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Confirm(t.Context(), ep); err != nil {
+		t.Fatal(err)
+	}
+	first, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(first)
+	for range 3 { // read, never processed
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first.Close()
+	if err := s.Drain(t.Context()); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	second, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	br = bufio.NewReader(second)
+	for i, want := range last {
+		line, err := br.ReadString('\n')
+		if err != nil || line != want+"\n" {
+			t.Fatalf("message %d after Drain = %q, %v; want %q", i, line, err, want)
+		}
+	}
+	if v := value(s.eps[0].rep); v != 3 {
+		t.Errorf("replayed = %v, want 3", v)
+	}
+
+	// The receiver stays up: Drain waits one window and sends nothing.
+	ep = s.Epoch()
+	if _, err := s.Send(t.Context(), []byte(rfcLine("h", "a", "m", "-", "final"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Confirm(t.Context(), ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Drain(t.Context()); err != nil {
+		t.Fatalf("Drain with the receiver up: %v", err)
+	}
+	if v := value(s.eps[0].rep); v != 3 {
+		t.Errorf("replayed after a quiet Drain = %v, want still 3", v)
+	}
+	second.Close()
 }
