@@ -631,29 +631,8 @@ func TestReplayAfterIdleLoss(t *testing.T) {
 	c := testConfig(ProfileWazuh, "tcp://"+ln.Addr().String())
 	c.ReplayWindow = 200 * time.Millisecond
 	s := newSender(t, env, c)
-	var before []string
 	ep := s.Epoch()
-	for i := range 3 {
-		line := rfcLine("h", "a", "m", "-", fmt.Sprint("before-", i))
-		before = append(before, line)
-		if _, err := s.Send(t.Context(), []byte(line)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Confirm(t.Context(), ep); err != nil {
-		t.Fatal(err)
-	}
-	first, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(first)
-	for range 3 { // read ahead, never processed
-		if _, err := br.ReadString('\n'); err != nil {
-			t.Fatal(err)
-		}
-	}
-	first.Close()
+	before := sendReadAndDrop(t, s, ln, "before", 3)
 	time.Sleep(3 * c.ReplayWindow) // idle well beyond the window
 	after := rfcLine("h", "a", "m", "-", "after")
 	if _, err := s.Send(t.Context(), []byte(after)); err != nil {
@@ -673,7 +652,7 @@ func TestReplayAfterIdleLoss(t *testing.T) {
 	if err := second.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	br = bufio.NewReader(second)
+	br := bufio.NewReader(second)
 	for i, want := range append(before, after) {
 		line, err := br.ReadString('\n')
 		if err != nil {
@@ -769,29 +748,7 @@ func TestDrainReplaysAfterLastBatch(t *testing.T) {
 	c := testConfig(ProfileWazuh, "tcp://"+ln.Addr().String())
 	c.ReplayWindow = 200 * time.Millisecond
 	s := newSender(t, env, c)
-	var last []string
-	ep := s.Epoch()
-	for i := range 3 {
-		line := rfcLine("h", "a", "m", "-", fmt.Sprint("last-", i))
-		last = append(last, line)
-		if _, err := s.Send(t.Context(), []byte(line)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Confirm(t.Context(), ep); err != nil {
-		t.Fatal(err)
-	}
-	first, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(first)
-	for range 3 { // read, never processed
-		if _, err := br.ReadString('\n'); err != nil {
-			t.Fatal(err)
-		}
-	}
-	first.Close()
+	last := sendReadAndDrop(t, s, ln, "last", 3)
 	if err := s.Drain(t.Context()); err != nil {
 		t.Fatalf("Drain: %v", err)
 	}
@@ -802,7 +759,7 @@ func TestDrainReplaysAfterLastBatch(t *testing.T) {
 	if err := second.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	br = bufio.NewReader(second)
+	br := bufio.NewReader(second)
 	for i, want := range last {
 		line, err := br.ReadString('\n')
 		if err != nil || line != want+"\n" {
@@ -814,7 +771,7 @@ func TestDrainReplaysAfterLastBatch(t *testing.T) {
 	}
 
 	// The receiver stays up: Drain waits one window and sends nothing.
-	ep = s.Epoch()
+	ep := s.Epoch()
 	if _, err := s.Send(t.Context(), []byte(rfcLine("h", "a", "m", "-", "final"))); err != nil {
 		t.Fatal(err)
 	}
@@ -828,4 +785,35 @@ func TestDrainReplaysAfterLastBatch(t *testing.T) {
 		t.Errorf("replayed after a quiet Drain = %v, want still 3", v)
 	}
 	second.Close()
+}
+
+// sendReadAndDrop sends n confirmed messages named prefix-i, then lets the
+// receiver read them and close the connection without processing them (a
+// receiver killed with data unread). It returns the messages.
+func sendReadAndDrop(t *testing.T, s *Sender, ln net.Listener, prefix string, n int) []string {
+	t.Helper()
+	var sent []string
+	ep := s.Epoch()
+	for i := range n {
+		line := rfcLine("h", "a", "m", "-", fmt.Sprint(prefix, "-", i))
+		sent = append(sent, line)
+		if _, err := s.Send(t.Context(), []byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Confirm(t.Context(), ep); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	for range n { // read ahead, never processed
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	return sent
 }
