@@ -34,7 +34,7 @@ func (r *rsyslog) Kill() { r.kill() }
 
 // Restart starts rsyslogd again with the same configuration, port and
 // output file, and waits until it listens.
-func (r *rsyslog) Restart() { r.start() }
+func (r *rsyslog) Restart() error { return r.start() }
 
 // Stop terminates rsyslogd gracefully (it writes what it has read).
 func (r *rsyslog) Stop() { r.stop() }

@@ -78,35 +78,36 @@ func startRsyslog(t testing.TB, o rsyslogOpts) *rsyslog {
 	if err := os.WriteFile(r.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r.start()
+	if err := r.start(); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(r.stop)
 	return r
 }
 
 // start runs rsyslogd in the foreground and waits for its port.
-func (r *rsyslog) start() {
-	r.t.Helper()
+func (r *rsyslog) start() error {
 	os.Remove(r.pid)
 	errf, err := os.OpenFile(r.stderr, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		r.t.Fatal(err)
+		return err
 	}
 	defer errf.Close()
 	r.cmd = exec.Command(rsyslogd, "-n", "-f", r.conf, "-i", r.pid)
 	r.cmd.Stdout, r.cmd.Stderr = errf, errf
 	if err := r.cmd.Start(); err != nil {
-		r.t.Fatalf("starting rsyslogd: %v", err)
+		return fmt.Errorf("starting rsyslogd: %w", err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", r.addr, time.Second)
 		if err == nil {
 			c.Close()
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(r.stderr)
-			r.t.Fatalf("rsyslogd did not listen on %s: %v\n%s", r.addr, err, log)
+			return fmt.Errorf("rsyslogd did not listen on %s: %w\n%s", r.addr, err, log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -356,7 +357,10 @@ func runKill(t *testing.T, ack, replay bool) (lost, dups int) {
 			t0 := time.Now()
 			r.kill()
 			restarted <- nil
-			r.start()
+			if err := r.start(); err != nil {
+				t.Errorf("restarting rsyslogd: %v", err) // not Fatal: this is not the test's goroutine
+				return
+			}
 			t.Logf("kill %d at message %d: restarted in %v", k, progress.Load(), time.Since(t0))
 		}
 	}()
