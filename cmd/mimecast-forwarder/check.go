@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mimecast-forwarder/mimecast-forwarder/checkpoint"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/transport"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
@@ -22,7 +25,8 @@ const checkTimeout = 30 * time.Second
 
 // cmdCheck validates the configuration, then fetches one page from Mimecast
 // (authentication and permissions, without forwarding or committing
-// anything) and connects to every receiver. It prints one line per step.
+// anything), connects to every receiver and reads the state directory's
+// cursors. It prints one line per step.
 func cmdCheck(ctx context.Context, args []string, e env) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -86,7 +90,46 @@ func cmdCheck(ctx context.Context, args []string, e env) error {
 			fmt.Fprintf(e.stdout, "ok   syslog receiver reachable: %v\n", cfg.Transport.Addresses)
 		}
 	}
+	if err := checkState(cfg.StateDir, sources, e, quiet); err != nil {
+		failed = append(failed, err)
+	}
 	return errors.Join(failed...)
+}
+
+// checkState reports whether STATE_DIR can be used and every stored cursor
+// is readable. It creates nothing: a missing directory is created by run.
+func checkState(dir string, sources []source.Source, e env, log *slog.Logger) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(e.stdout, "ok   STATE_DIR %s does not exist yet: run creates it (first start: MIMECAST_LOOKBACK)\n", dir)
+		return nil
+	}
+	store, err := checkpoint.Open(dir, log)
+	if errors.Is(err, checkpoint.ErrLocked) {
+		// A running instance holds it: its cursors are its business.
+		fmt.Fprintf(e.stdout, "ok   STATE_DIR %s is in use by a running instance: %v\n", dir, err)
+		return nil
+	}
+	if err != nil {
+		fmt.Fprintf(e.stdout, "FAIL %v\n", err)
+		return err
+	}
+	defer store.Close()
+	var errs []error
+	resumed := 0
+	for _, src := range sources {
+		c, err := store.Load(src.Stream())
+		switch {
+		case err != nil:
+			fmt.Fprintf(e.stdout, "FAIL %v\n", err)
+			errs = append(errs, err)
+		case c != nil:
+			resumed++
+		}
+	}
+	if len(errs) == 0 {
+		fmt.Fprintf(e.stdout, "ok   STATE_DIR %s: writable, %d of %d streams resume from a cursor\n", dir, resumed, len(sources))
+	}
+	return errors.Join(errs...)
 }
 
 func apiName(cfg *config) string {

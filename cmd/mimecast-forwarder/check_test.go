@@ -2,6 +2,8 @@ package main
 
 import (
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,26 +35,43 @@ func TestCheck(t *testing.T) {
 			"ok   configuration is valid",
 			"ok   Mimecast API 2.0 at " + sim.URL() + ": authenticated, stream ",
 			"ok   syslog receiver reachable: [" + rcv.addr() + "]",
+			"ok   STATE_DIR ",
 		}},
 		{"all ok v1", v1Vars(t, sim, rcv.addr()), 0, []string{
 			"ok   configuration is valid",
 			"ok   Mimecast API 1.0 at " + sim.URL() + ": authenticated, stream siem-v1 readable",
 			"ok   syslog receiver reachable: [" + rcv.addr() + "]",
+			"ok   STATE_DIR ",
 		}},
 		{"wrong secret", with(v2Vars(t, sim, rcv.addr()), "MIMECAST_CLIENT_SECRET", wrongSecret), 1, []string{
 			"ok   configuration is valid",
 			"FAIL Mimecast API 2.0: mimecast refused the credentials: ",
 			"ok   syslog receiver reachable: ",
+			"ok   STATE_DIR ",
 		}},
 		{"wrong v1 secret key", with(v1Vars(t, sim, rcv.addr()), "MIMECAST_SECRET_KEY", "V3JvbmdTZWNyZXQtQ0hFQ0stNDQxMQ=="), 1, []string{
 			"ok   configuration is valid",
 			"FAIL Mimecast API 1.0: ",
 			"ok   syslog receiver reachable: ",
+			"ok   STATE_DIR ",
 		}},
 		{"receiver down", v2Vars(t, sim, downAddr), 1, []string{
 			"ok   configuration is valid",
 			"ok   Mimecast API 2.0 at ",
 			"FAIL syslog receiver: ",
+			"ok   STATE_DIR ",
+		}},
+		{"corrupt cursor", withCorruptCursor(t, v2Vars(t, sim, rcv.addr()), "url-protect"), 1, []string{
+			"ok   configuration is valid",
+			"ok   Mimecast API 2.0 at ",
+			"ok   syslog receiver reachable: ",
+			"FAIL checkpoint: ",
+		}},
+		{"state dir not created yet", with(v2Vars(t, sim, rcv.addr()), "STATE_DIR", filepath.Join(t.TempDir(), "new")), 0, []string{
+			"ok   configuration is valid",
+			"ok   Mimecast API 2.0 at ",
+			"ok   syslog receiver reachable: ",
+			"ok   STATE_DIR ",
 		}},
 	}
 	for _, tc := range cases {
@@ -90,4 +109,14 @@ func TestCheck(t *testing.T) {
 	if rcv.count() != 0 {
 		t.Errorf("check forwarded %d messages; it must forward none", rcv.count())
 	}
+}
+
+// withCorruptCursor writes a damaged cursor file for stream into the
+// STATE_DIR of vars.
+func withCorruptCursor(t *testing.T, vars map[string]string, stream string) map[string]string {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(vars["STATE_DIR"], stream+".cursor.json"), []byte(`{"version":1,"stream":`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return vars
 }
