@@ -222,7 +222,7 @@ func (s *Source) Fetch(ctx context.Context, cursor []byte) (source.Batch, error)
 	next := nextCursor(cur, page.NextPage, page.IsCaughtUp, s.api.now().UTC(), s.api.cfg.DayGrace)
 	// Caught up only when the API said so for the day we stay on: moving
 	// to the next day means there is more to fetch at once.
-	b := &Batch{src: s, cursor: next.encode(), caughtUp: page.IsCaughtUp && next.Day == cur.Day, day: cur.Day}
+	b := &Batch{src: s, cursor: next.encode(), caughtUp: page.IsCaughtUp && next.Day == cur.Day, day: cur.Day, listed: s.api.now()}
 	seen := make(map[string]bool, len(page.Value))
 	for _, v := range page.Value {
 		if v.URL == "" || seen[v.URL] {
@@ -230,6 +230,8 @@ func (s *Source) Fetch(ctx context.Context, cursor []byte) (source.Batch, error)
 		}
 		seen[v.URL] = true
 		b.urls = append(b.urls, v.URL)
+		exp, _ := time.Parse(time.RFC3339Nano, v.Expiry) // zero when absent or odd
+		b.expiry = append(b.expiry, exp)
 	}
 	s.log.Debug("listed batch files", "day", cur.Day, "files", len(b.urls), "listed", len(page.Value),
 		"caught_up", page.IsCaughtUp, "next_day", next.Day)
@@ -290,10 +292,18 @@ func (s *Source) list(ctx context.Context, cur Cursor) (*listing, error) {
 type Batch struct {
 	src      *Source
 	urls     []string
+	expiry   []time.Time // of each URL, as listed (zero if unknown)
+	listed   time.Time   // when the page was listed
 	cursor   []byte
 	caughtUp bool
 	day      string
 }
+
+// ErrURLExpiredMeanwhile is returned by Records when a batch file URL that
+// was valid when listed has expired before its download: the batch took
+// too long (the receiver was slow or down). The file is not skipped: the
+// pipeline fetches the page again and gets fresh URLs.
+var ErrURLExpiredMeanwhile = errors.New("batch file URL expired while the batch was being sent")
 
 // Cursor returns the cursor after this page.
 func (b *Batch) Cursor() []byte { return b.cursor }
@@ -368,6 +378,14 @@ func (b *Batch) file(ctx context.Context, idx int, rawURL string, rec *source.Re
 	switch {
 	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound:
 		apiErr := mimecast.ResponseError(resp, metrics.EndpointBatchFile)
+		if exp := b.expiry[idx]; !exp.IsZero() && exp.After(b.listed) && !s.api.now().Before(exp) {
+			// Valid when listed, expired by our own delay: skipping it
+			// would lose its events. List the page again instead.
+			return fmt.Errorf("%s %s of day %s (valid until %s): %w: %w", s.typ, where, b.day,
+				exp.UTC().Format(time.RFC3339), ErrURLExpiredMeanwhile, apiErr)
+		}
+		// Already expired when Mimecast listed it, or gone: Mimecast's
+		// stale entry, which no new listing brings back.
 		s.skips.File(metrics.ReasonExpiredURL, where, 0, apiErr)
 		return nil
 	case resp.StatusCode != http.StatusOK:

@@ -493,3 +493,47 @@ func TestRealSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestURLExpiredWhileSending: a presigned URL that was valid when listed
+// but expired before its download (the batch waited for a receiver that
+// was down) is not skipped: Records fails with ErrURLExpiredMeanwhile so
+// that the page is listed again. A URL refused while still valid is
+// Mimecast's stale entry: skipped and counted as before.
+func TestURLExpiredWhileSending(t *testing.T) {
+	e := newEnv(t, nil)
+	e.api.files["a.gz"] = gz(t, []byte(event(1000, "a1")+"\n"))
+	e.api.fileCode["b.gz"] = http.StatusForbidden
+	listed := e.clk.now()
+	until := listed.Add(15 * time.Minute).UTC().Format(time.RFC3339)
+	e.api.list = func(w http.ResponseWriter, q map[string]string, hit int) {
+		fmt.Fprintf(w, `{"value":[{"url":%q,"expiry":%q,"size":1},{"url":%q,"expiry":%q,"size":1}],"isCaughtUp":true}`,
+			e.api.fileURL("a.gz"), until, e.api.fileURL("b.gz"), until)
+	}
+	src := e.src(t, "receipt")
+	b, err := src.Fetch(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Records(t.Context(), func(*source.Record) error {
+		e.clk.set(listed.Add(20 * time.Minute)) // the receiver was down for 20 minutes
+		return nil
+	})
+	if !errors.Is(err, ErrURLExpiredMeanwhile) || !strings.Contains(err.Error(), "file 2 of 2") {
+		t.Fatalf("Records = %v, want ErrURLExpiredMeanwhile for file 2", err)
+	}
+	if got := value(t, e.m.FilesSkipped.WithLabelValues("receipt", metrics.ReasonExpiredURL)); got != 0 {
+		t.Errorf("files_skipped{expired_url} = %v, want 0: the file must not be skipped", got)
+	}
+
+	e.clk.set(listed)
+	b, err = src.Fetch(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Records(t.Context(), func(*source.Record) error { return nil }); err != nil {
+		t.Fatalf("Records with a URL refused while valid = %v, want the file skipped", err)
+	}
+	if got := value(t, e.m.FilesSkipped.WithLabelValues("receipt", metrics.ReasonExpiredURL)); got != 1 {
+		t.Errorf("files_skipped{expired_url} = %v, want 1", got)
+	}
+}
