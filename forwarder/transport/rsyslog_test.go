@@ -146,8 +146,13 @@ func (r *rsyslog) lines(n int) []string {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		data, _ := os.ReadFile(r.out)
-		lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-		if len(data) > 0 && len(lines) >= n {
+		// Only complete lines: rsyslog may be half way through writing a
+		// large one.
+		var lines []string
+		if i := strings.LastIndexByte(string(data), '\n'); i >= 0 {
+			lines = strings.Split(string(data[:i]), "\n")
+		}
+		if len(lines) >= n {
 			return lines
 		}
 		if time.Now().After(deadline) {
