@@ -15,5 +15,7 @@
 //     encoding/json), NormalizeEventTime (both in one pass, the hot path),
 //     EventTime (the event's own time from its top-level
 //     "timestamp" or "datetime" key; ParseDateTime for API 1.0 date-times)
-//     and SkipReporter (count and log skipped records and files).
+//     and SkipReporter (count and log skipped records and files);
+//   - SkipJSONString and SkipJSONValue, the fast JSON skipping that the
+//     event scans here and the formatter's field scans share.
 package mimecast

@@ -125,7 +125,7 @@ func EventTime(obj []byte) (time.Time, bool) {
 		if obj[i] != '"' {
 			break // malformed
 		}
-		kEnd := skipString(obj, i)
+		kEnd := SkipJSONString(obj, i)
 		if kEnd < 0 {
 			break
 		}
@@ -135,7 +135,7 @@ func EventTime(obj []byte) (time.Time, bool) {
 			break
 		}
 		i = skipWS(obj, i+1)
-		vEnd := skipValue(obj, i)
+		vEnd := SkipJSONValue(obj, i)
 		if vEnd < 0 {
 			break
 		}
@@ -162,9 +162,10 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// skipString returns the index just past the string starting at b[i]=='"',
-// or -1. Escapes are skipped, not checked.
-func skipString(b []byte, i int) int {
+// SkipJSONString returns the index just past the JSON string starting at
+// b[i]=='"', or -1. Escapes are skipped, not checked. The formatter's field
+// scans (forwarder/syslogfmt) use it too.
+func SkipJSONString(b []byte, i int) int {
 	j := i + 1
 	for {
 		for j+8 <= len(b) { // eight bytes at a time while none is '"' or '\\'
@@ -189,21 +190,22 @@ func skipString(b []byte, i int) int {
 	}
 }
 
-// skipValue returns the index just past the JSON value starting at b[i], or
-// -1 when malformed.
-func skipValue(b []byte, i int) int {
+// SkipJSONValue returns the index just past the JSON value starting at
+// b[i] (strings, objects and arrays skipped whole; scalars up to the next
+// ',', '}', ']' or white space), or -1 when malformed.
+func SkipJSONValue(b []byte, i int) int {
 	if i >= len(b) {
 		return -1
 	}
 	switch b[i] {
 	case '"':
-		return skipString(b, i)
+		return SkipJSONString(b, i)
 	case '{', '[':
 		depth := 0
 		for j := i; j < len(b); j++ {
 			switch b[j] {
 			case '"':
-				e := skipString(b, j)
+				e := SkipJSONString(b, j)
 				if e < 0 {
 					return -1
 				}

@@ -2,10 +2,9 @@ package syslogfmt
 
 import (
 	"bytes"
-	"encoding/binary"
-	"math/bits"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 )
 
 // Syslog severities used by Severity (RFC 5424 §6.2.1).
@@ -116,7 +115,7 @@ func (f *fields) scan(obj []byte) {
 		if i >= len(obj) || obj[i] != '"' {
 			return
 		}
-		end := skipString(obj, i)
+		end := mimecast.SkipJSONString(obj, i)
 		if end < 0 || end >= len(obj) || obj[end] != ':' {
 			return
 		}
@@ -124,14 +123,14 @@ func (f *fields) scan(obj []byte) {
 		i = end + 1
 		var v []byte
 		if i < len(obj) && obj[i] == '"' {
-			vend := skipString(obj, i)
+			vend := mimecast.SkipJSONString(obj, i)
 			if vend < 0 {
 				return
 			}
 			v = obj[i+1 : vend-1]
 			i = vend
 		} else {
-			vend := skipValue(obj, i)
+			vend := mimecast.SkipJSONValue(obj, i)
 			if vend < 0 {
 				return
 			}
@@ -187,84 +186,4 @@ func contains(v []byte, word string) bool {
 		}
 	}
 	return false
-}
-
-// skipString returns the index after the closing quote of the string that
-// starts at b[i] == '"', or -1. Escapes are skipped, not checked.
-func skipString(b []byte, i int) int {
-	j := i + 1
-	for {
-		// Eight bytes at a time while none is '"' or '\\' (the lowest
-		// flagged byte of hasZero is exact).
-		for j+8 <= len(b) {
-			w := binary.LittleEndian.Uint64(b[j:])
-			if m := hasZero(w^quotes) | hasZero(w^backslashes); m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			j += 8
-		}
-		if j >= len(b) {
-			return -1
-		}
-		switch b[j] {
-		case '"':
-			return j + 1
-		case '\\':
-			j += 2
-		default:
-			j++
-		}
-	}
-}
-
-const (
-	lsb64       = 0x0101010101010101
-	msb64       = 0x8080808080808080
-	quotes      = '"' * lsb64
-	backslashes = '\\' * lsb64
-)
-
-// hasZero flags (high bit set) the zero bytes of w; flags above the lowest
-// true one may be spurious.
-func hasZero(w uint64) uint64 { return (w - lsb64) & ^w & msb64 }
-
-// skipValue returns the index after the JSON value starting at b[i], or -1.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); {
-			switch b[j] {
-			case '"':
-				j = skipString(b, j)
-				if j < 0 {
-					return -1
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-			j++
-		}
-		return -1
-	}
-	j := i
-	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' {
-		j++
-	}
-	if j == i {
-		return -1
-	}
-	return j
 }

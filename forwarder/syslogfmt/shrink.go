@@ -3,6 +3,8 @@ package syslogfmt
 import (
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 )
 
 // span is the content (between the quotes, still escaped) of one JSON
@@ -18,7 +20,7 @@ func stringValues(b []byte) (spans []span, ok bool) {
 			i++
 			continue
 		}
-		end := skipString(b, i)
+		end := mimecast.SkipJSONString(b, i)
 		if end < 0 {
 			return nil, false
 		}
