@@ -644,24 +644,7 @@ func TestReplayAfterIdleLoss(t *testing.T) {
 	if err := s.Confirm(t.Context(), s.Epoch()); err != nil {
 		t.Fatal(err)
 	}
-	second, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer second.Close()
-	if err := second.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(second)
-	for i, want := range append(before, after) {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			t.Fatalf("message %d on the new connection: %v", i, err)
-		}
-		if line != want+"\n" {
-			t.Fatalf("message %d on the new connection = %q, want %q", i, line, want)
-		}
-	}
+	expectOnNewConnection(t, ln, append(before, after))
 	if v := value(s.eps[0].rep); v != 3 {
 		t.Errorf("replayed = %v, want 3", v)
 	}
@@ -752,20 +735,7 @@ func TestDrainReplaysAfterLastBatch(t *testing.T) {
 	if err := s.Drain(t.Context()); err != nil {
 		t.Fatalf("Drain: %v", err)
 	}
-	second, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := second.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(second)
-	for i, want := range last {
-		line, err := br.ReadString('\n')
-		if err != nil || line != want+"\n" {
-			t.Fatalf("message %d after Drain = %q, %v; want %q", i, line, err, want)
-		}
-	}
+	second := expectOnNewConnection(t, ln, last)
 	if v := value(s.eps[0].rep); v != 3 {
 		t.Errorf("replayed = %v, want 3", v)
 	}
@@ -816,4 +786,29 @@ func sendReadAndDrop(t *testing.T, s *Sender, ln net.Listener, prefix string, n 
 	}
 	c.Close()
 	return sent
+}
+
+// expectOnNewConnection accepts the sender's next connection and checks
+// that its first lines are want, in order. It returns the connection.
+func expectOnNewConnection(t *testing.T, ln net.Listener, want []string) net.Conn {
+	t.Helper()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	for i, w := range want {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("message %d on the new connection: %v", i, err)
+		}
+		if line != w+"\n" {
+			t.Fatalf("message %d on the new connection = %q, want %q", i, line, w)
+		}
+	}
+	return c
 }
