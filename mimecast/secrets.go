@@ -20,6 +20,11 @@ const Redacted = "[REDACTED]"
 // body) that an APIError keeps.
 const ExcerptBytes = 300
 
+// minSpelling is the shortest spelling scrubbed literally: replacing every
+// "k" of a text would garble it and protect nothing (such a value is no
+// real credential; Mimecast's are tens of characters).
+const minSpelling = 4
+
 // maxLive is the number of live tokens (AddLive) remembered: the current
 // one and a few replaced ones that a server may still echo.
 const maxLive = 4
@@ -35,6 +40,7 @@ const maxLive = 4
 //     and lower-case hex), base64 (standard and URL alphabets, padded or
 //     not) and JSON-escaped (with <, >, & as \u00XX or not, / as \/ or not,
 //     non-ASCII as \uXXXX or not);
+//     Spellings shorter than 4 bytes are not replaced;
 //   - the live bearer tokens given to AddLive, raw;
 //   - anything shaped like a credential: the value of an Authorization or
 //     Proxy-Authorization header or field, "Bearer <token>", API 1.0's
@@ -57,7 +63,7 @@ func NewSecrets(values ...string) *Secrets {
 	s := &Secrets{}
 	for _, v := range values {
 		for _, f := range spellings(v) {
-			if !seen[f] {
+			if len(f) >= minSpelling && !seen[f] {
 				seen[f] = true
 				s.fixed = append(s.fixed, f)
 			}
@@ -70,7 +76,7 @@ func NewSecrets(values ...string) *Secrets {
 // AddLive adds a live credential obtained at run time (an access token),
 // scrubbed raw from now on. Only the last few are remembered.
 func (s *Secrets) AddLive(v string) {
-	if s == nil || v == "" {
+	if s == nil || len(v) < minSpelling {
 		return
 	}
 	s.mu.Lock()

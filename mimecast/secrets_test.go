@@ -215,3 +215,11 @@ func TestClientFollowRedirectsDropsCredentials(t *testing.T) {
 		t.Errorf("an ordinary header was dropped: %v", reqs[0].Header)
 	}
 }
+
+func TestSecretsIgnoreTinyValues(t *testing.T) {
+	s := NewSecrets("k")
+	s.AddLive("ab")
+	if got := s.Scrub("keep kind words about abc"); got != "keep kind words about abc" {
+		t.Errorf("Scrub = %q", got)
+	}
+}

@@ -69,10 +69,7 @@ func NewSources(cfg Config, m *metrics.Metrics, log *slog.Logger) ([]source.Sour
 	if now == nil {
 		now = time.Now
 	}
-	secrets := mimecast.NewSecrets(cfg.ClientSecret,
-		// The client_secret_basic spellings, should a server echo them.
-		base64.StdEncoding.EncodeToString([]byte(cfg.ClientID+":"+cfg.ClientSecret)),
-		base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(cfg.ClientID)+":"+url.QueryEscape(cfg.ClientSecret))))
+	secrets := NewSecrets(cfg)
 	apiCfg := cfg.Client
 	apiCfg.Secrets, apiCfg.FollowRedirects = secrets, false
 	filesCfg := cfg.Client
@@ -105,6 +102,17 @@ func NewSources(cfg Config, m *metrics.Metrics, log *slog.Logger) ([]source.Sour
 		}
 	}
 	return out, nil
+}
+
+// NewSecrets returns the mimecast.Secrets of cfg's client secret: the
+// secret itself and the client_secret_basic spellings (base64 of
+// "id:secret", raw and form-encoded), should a server echo them. The client
+// id is no secret and stays readable. NewSources adds the access tokens it
+// obtains to its own Secrets.
+func NewSecrets(cfg Config) *mimecast.Secrets {
+	return mimecast.NewSecrets(cfg.ClientSecret,
+		base64.StdEncoding.EncodeToString([]byte(cfg.ClientID+":"+cfg.ClientSecret)),
+		base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(cfg.ClientID)+":"+url.QueryEscape(cfg.ClientSecret))))
 }
 
 var (
