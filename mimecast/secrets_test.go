@@ -13,11 +13,9 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 )
 
-const oddSecret = `Sup3r/Secret+Value=123 "&<é>`
-
 func TestSecretsScrubEverySpelling(t *testing.T) {
-	s := NewSecrets(oddSecret, "", "AccessKey-42")
-	for _, f := range append(credtest.Forms(oddSecret), credtest.Forms("AccessKey-42")...) {
+	s := NewSecrets(credtest.OddSecret, "", "AccessKey-42")
+	for _, f := range append(credtest.Forms(credtest.OddSecret), credtest.Forms("AccessKey-42")...) {
 		text := "before " + f + " after"
 		got := s.Scrub(text)
 		if got != "before "+Redacted+" after" {

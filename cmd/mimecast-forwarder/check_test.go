@@ -132,8 +132,8 @@ func withCorruptCursor(t *testing.T, vars map[string]string, stream string) map[
 // credentials, in any spelling.
 func TestCheckShowsNoEchoedCredentials(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
+	secret := credtest.OddSecret
 	const (
-		secret    = `Sup3r/Secret+Value=123 "&<é>`
 		appKey    = "app-key-CHECK-7731"
 		accessKey = "access-key-CHECK-7731"
 	)

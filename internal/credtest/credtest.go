@@ -15,11 +15,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 )
+
+// OddSecret is a secret with characters that every encoding changes: URL
+// (/ + = & space), JSON (" < > &), base64, and a non-ASCII one.
+const OddSecret = `Sup3r/Secret+Value=123 "&<é>`
 
 // Request is what a Trap received.
 type Request struct {
@@ -122,6 +127,25 @@ func Forms(secret string) []string {
 	return out
 }
 
+// WantRedirectError fails the test unless err reports a redirect with
+// status to location: it names the status, location's host and the
+// setting to fix (MIMECAST_BASE_URL).
+func WantRedirectError(t testing.TB, err error, location string, status int) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	u, perr := url.Parse(location)
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	for _, want := range []string{"redirect", fmt.Sprint(status), u.Host, "MIMECAST_BASE_URL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
 // NoLeak fails the test when text (named what) contains any form (Forms)
 // of any of the credentials.
 func NoLeak(t testing.TB, what, text string, credentials ...string) {
@@ -159,16 +183,6 @@ func jsonEscape(s string, ascii bool) string {
 	return b.String()
 }
 
-func lowerHex(s string) string {
-	b := []byte(s)
-	for i := 0; i+2 < len(b); i++ {
-		if b[i] == '%' {
-			for j := i + 1; j <= i+2; j++ {
-				if b[j] >= 'A' && b[j] <= 'F' {
-					b[j] += 'a' - 'A'
-				}
-			}
-		}
-	}
-	return string(b)
-}
+var percentEscape = regexp.MustCompile(`%[0-9A-F]{2}`)
+
+func lowerHex(s string) string { return percentEscape.ReplaceAllStringFunc(s, strings.ToLower) }

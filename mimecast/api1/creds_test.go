@@ -36,15 +36,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 			for _, r := range trap.Requests() {
 				t.Errorf("the redirect was followed: %s %s got Authorization %q", r.Method, r.Host, r.Header.Get("Authorization"))
 			}
-			if err == nil {
-				t.Fatal("no error")
-			}
-			u, _ := url.Parse(loc)
-			for _, want := range []string{"redirect", fmt.Sprint(tc.status), u.Host, "MIMECAST_BASE_URL"} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q lacks %q", err, want)
-				}
-			}
+			credtest.WantRedirectError(t, err, loc, tc.status)
 			if len(e.fs.reqs()) != 1 {
 				t.Errorf("%d requests to Mimecast, want 1 (a redirect is not retried)", len(e.fs.reqs()))
 			}

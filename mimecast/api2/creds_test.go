@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -15,10 +14,6 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 )
-
-// echoSecret is a client secret with characters that every encoding
-// changes: URL (/ + = & space), JSON (" < > &), base64, non-ASCII.
-const echoSecret = `Sup3r/Secret+Value=123 "&<é>`
 
 // TestAPICallsNeverFollowRedirects: a listing or token call answered with a
 // redirect to another port or another host name is not followed (the
@@ -56,15 +51,7 @@ func TestAPICallsNeverFollowRedirects(t *testing.T) {
 			for _, r := range trap.Requests() {
 				t.Errorf("the redirect was followed: %s %s got Authorization %q and body %q", r.Method, r.Host, r.Header.Get("Authorization"), r.Body)
 			}
-			if err == nil {
-				t.Fatal("no error")
-			}
-			u, _ := url.Parse(loc)
-			for _, want := range []string{"redirect", fmt.Sprint(tc.status), u.Host, "MIMECAST_BASE_URL"} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q lacks %q", err, want)
-				}
-			}
+			credtest.WantRedirectError(t, err, loc, tc.status)
 			var re *mimecast.RedirectError
 			if !errors.As(err, &re) || re.Location == "" {
 				t.Errorf("no *mimecast.RedirectError in %v", err)
@@ -163,7 +150,7 @@ func TestServerEchoIsScrubbed(t *testing.T) {
 			t.Cleanup(srv.Close)
 			e := newEnv(t, func(c *Config) {
 				c.BaseURL = srv.URL
-				c.ClientSecret = echoSecret
+				c.ClientSecret = credtest.OddSecret
 				c.Client.RetryMax = 1
 			})
 			_, err := e.src(t, "receipt").Fetch(t.Context(), nil)
@@ -171,7 +158,7 @@ func TestServerEchoIsScrubbed(t *testing.T) {
 				t.Fatal("no error")
 			}
 			text := err.Error() + "\n" + e.logs.String()
-			credtest.NoLeak(t, "the error and the logs", text, echoSecret, liveToken)
+			credtest.NoLeak(t, "the error and the logs", text, credtest.OddSecret, liveToken)
 			if strings.Contains(err.Error(), "Bearer e") || strings.Contains(err.Error(), "client_secret=S") {
 				t.Errorf("error shows a credential: %v", err)
 			}
@@ -185,7 +172,7 @@ func TestServerEchoIsScrubbed(t *testing.T) {
 			if len(apiErr.Message) > mimecast.ExcerptBytes+len("…") {
 				t.Errorf("message of %d bytes, want a short excerpt: %q", len(apiErr.Message), apiErr.Message)
 			}
-			credtest.NoLeak(t, "APIError.Message", apiErr.Message, echoSecret, liveToken)
+			credtest.NoLeak(t, "APIError.Message", apiErr.Message, credtest.OddSecret, liveToken)
 		})
 	}
 }
@@ -221,23 +208,7 @@ func TestAny401Reauthenticates(t *testing.T) {
 		t.Errorf("%d tokens, want 2 (the revoked one and one new, shared)", n)
 	}
 
-	e.api.mu.Lock()
-	e.api.revoked["token-2"], e.api.revoked["token-3"] = true, true
-	hits := e.api.listHits
-	e.api.mu.Unlock()
-	_, err := recv.Fetch(t.Context(), nil)
-	if !errors.Is(err, mimecast.ErrAuth) || !strings.Contains(err.Error(), "unauthorized") {
-		t.Fatalf("err = %v, want ErrAuth with unauthorized", err)
-	}
-	e.api.mu.Lock()
-	listed := e.api.listHits - hits
-	e.api.mu.Unlock()
-	if listed != 2 {
-		t.Errorf("%d listing attempts, want 2 (one retry with a new token)", listed)
-	}
-	if n := e.api.tokenCount(); n != 3 {
-		t.Errorf("%d tokens, want 3", n)
-	}
+	reauthOnceThenAuthError(t, e, recv, e.api.revoked, "unauthorized")
 	if got := value(t, e.m.APIRequests.WithLabelValues(metrics.EndpointBatchList, "401")); got < 3 {
 		t.Errorf("api_requests{batch_list,401} = %v, want at least 3", got)
 	}
