@@ -61,6 +61,18 @@ type ClientConfig struct {
 	// http.DefaultTransport (proxy from the environment) with
 	// ResponseHeaderTimeout set. Mainly for tests and custom TLS.
 	Transport http.RoundTripper
+	// Secrets, when not nil, scrubs the credentials of the caller out of
+	// every error and log line that can carry a server's words (error
+	// bodies, echoed requests); without it only credential-shaped text
+	// (Authorization headers, bearer tokens…) is scrubbed.
+	Secrets *Secrets
+	// FollowRedirects makes the client follow redirects (at most 10), with
+	// the Authorization, Proxy-Authorization, Cookie and X-Mc-* headers
+	// removed from every redirected request whatever its host: for
+	// presigned batch file downloads, which carry no credentials. When
+	// false (API calls: their credentials must never go to another place)
+	// no redirect is followed and Do returns a *RedirectError.
+	FollowRedirects bool
 }
 
 // Validate reports every invalid setting, one line each.
@@ -114,6 +126,9 @@ func (c ClientConfig) withDefaults() ClientConfig {
 // adds credentials: callers set their own headers. Create it with
 // NewClient; it is safe for concurrent use.
 //
+// Redirects are not followed unless ClientConfig.FollowRedirects is set
+// (see there); errors and logs are scrubbed of ClientConfig.Secrets.
+//
 // Retry policy: network errors and 5xx answers except 501 are retried up to
 // RetryMax times with exponential back-off and jitter; 429 answers are
 // retried up to MaxRateLimitRetries times (separately), after waiting
@@ -162,8 +177,8 @@ func NewClient(cfg ClientConfig, m *metrics.Metrics, log *slog.Logger) *Client {
 	rc := retryablehttp.NewClient()
 	// The attempt timeout is applied by instrumentedTransport after the
 	// budget wait, so that waiting for the budget does not count.
-	rc.HTTPClient = &http.Client{Transport: &instrumentedTransport{base: base, c: c}}
-	rc.Logger = redactingLogger{log}
+	rc.HTTPClient = &http.Client{Transport: &instrumentedTransport{base: base, c: c}, CheckRedirect: c.checkRedirect}
+	rc.Logger = redactingLogger{log: log, secrets: cfg.Secrets}
 	rc.RetryWaitMin = cfg.RetryWaitMin
 	rc.RetryWaitMax = cfg.RetryWaitMax
 	// The real limits are enforced by checkRetry with separate counters for
@@ -196,8 +211,10 @@ func NewTransport(cfg ClientConfig) *http.Transport {
 //
 // Do returns the response for every status except those that were retried
 // until the retries ran out (5xx, 429): then it returns an *APIError with
-// the last status and Mimecast's error code and message. The caller must
-// close the returned body. Errors never contain a URL query or user info.
+// the last status and Mimecast's error code and message; and except
+// redirects when FollowRedirects is false: then it returns a
+// *RedirectError. The caller must close the returned body. Errors never
+// contain a URL query or user info, nor the credentials of Secrets.
 func (c *Client) Do(req *http.Request, endpoint string) (*http.Response, error) {
 	st := &reqState{endpoint: endpoint}
 	req = req.WithContext(context.WithValue(req.Context(), stateKey{}, st))
@@ -214,10 +231,57 @@ func (c *Client) Do(req *http.Request, endpoint string) (*http.Response, error) 
 	}
 	resp, err := c.rc.Do(rreq)
 	if err != nil {
-		return nil, RedactError(err)
+		return nil, c.cfg.Secrets.ScrubError(err)
+	}
+	if !c.cfg.FollowRedirects && resp.StatusCode >= 300 && resp.StatusCode < 400 && resp.Header.Get("Location") != "" {
+		return nil, c.redirectError(resp, endpoint)
 	}
 	return resp, nil
 }
+
+// maxRedirects is the most redirects a download follows (as net/http).
+const maxRedirects = 10
+
+// checkRedirect is the http.Client's CheckRedirect: with FollowRedirects,
+// it drops the credential headers of a redirected request (net/http keeps
+// them when only the port changes); without it, it follows nothing and
+// lets Do turn the redirect into a *RedirectError.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if !c.cfg.FollowRedirects {
+		return http.ErrUseLastResponse
+	}
+	if len(via) >= maxRedirects {
+		// The wording is the one retryablehttp knows not to retry.
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	for k := range req.Header {
+		switch ck := http.CanonicalHeaderKey(k); {
+		case ck == "Authorization", ck == "Proxy-Authorization", ck == "Cookie", strings.HasPrefix(ck, "X-Mc-"):
+			req.Header.Del(k)
+		}
+	}
+	return nil
+}
+
+// redirectError closes resp (a redirect) and describes it.
+func (c *Client) redirectError(resp *http.Response, endpoint string) *RedirectError {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	_ = resp.Body.Close()
+	e := &RedirectError{Endpoint: endpoint, StatusCode: resp.StatusCode, From: resp.Request.URL.Host}
+	raw := resp.Header.Get("Location")
+	if u, err := resp.Request.URL.Parse(raw); err == nil {
+		e.Location, e.Host = RedactURL(u), u.Host
+	} else {
+		e.Location = c.cfg.Secrets.Excerpt(raw)
+	}
+	e.Location, e.Host = c.cfg.Secrets.Scrub(e.Location), c.cfg.Secrets.Scrub(e.Host)
+	c.log.Debug("Mimecast answered a redirect, not followed", "endpoint", endpoint, "status", resp.StatusCode, "location", e.Location)
+	return e
+}
+
+// Secrets returns ClientConfig.Secrets (may be nil), for callers that
+// build errors from a server's answers themselves.
+func (c *Client) Secrets() *Secrets { return c.cfg.Secrets }
 
 // HTTPClient returns the underlying *http.Client (no retries), e.g. to call
 // CloseIdleConnections.
@@ -237,15 +301,15 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		// Let retryablehttp rule out errors that cannot succeed (bad URL
 		// scheme, invalid header, untrusted certificate, redirect loop).
 		if ok, _ := retryablehttp.DefaultRetryPolicy(ctx, nil, err); !ok {
-			return false, fmt.Errorf("mimecast %s: %w", st.endpoint, RedactError(err))
+			return false, fmt.Errorf("mimecast %s: %w", st.endpoint, c.cfg.Secrets.ScrubError(err))
 		}
 		if st.retries >= c.cfg.RetryMax {
-			return false, fmt.Errorf("mimecast %s: no answer after %d attempts: %w", st.endpoint, st.attempts, RedactError(err))
+			return false, fmt.Errorf("mimecast %s: no answer after %d attempts: %w", st.endpoint, st.attempts, c.cfg.Secrets.ScrubError(err))
 		}
 		st.retries++
 		c.m.APIRetries.WithLabelValues(st.endpoint).Inc()
 		c.log.Warn("Mimecast request failed, retrying", "endpoint", st.endpoint,
-			"attempt", st.attempts, "error", RedactString(err.Error()))
+			"attempt", st.attempts, "error", c.cfg.Secrets.Scrub(err.Error()))
 		return true, nil
 	}
 	if !retryableStatus(resp.StatusCode) {
@@ -355,7 +419,7 @@ func (c *Client) errorHandler(resp *http.Response, err error, numTries int) (*ht
 		_ = resp.Body.Close()
 		return nil, fmt.Errorf("mimecast %s: %w", st.endpoint, ctxErr)
 	}
-	apiErr := ResponseError(resp, st.endpoint)
+	apiErr := ResponseError(resp, st.endpoint, c.cfg.Secrets)
 	apiErr.Attempts = numTries
 	if !errors.Is(err, errRetriesExhausted) {
 		return nil, fmt.Errorf("%w: %w", apiErr, err)
@@ -414,22 +478,25 @@ func (t *instrumentedTransport) RoundTrip(req *http.Request) (*http.Response, er
 
 // redactingLogger gives retryablehttp's own messages to slog at debug
 // level, with every URL redacted (retryablehttp logs the query, which holds
-// the signature of presigned URLs). Errors and retries are logged by Client
-// itself at warn level.
-type redactingLogger struct{ log *slog.Logger }
+// the signature of presigned URLs) and the secrets scrubbed. Errors and
+// retries are logged by Client itself at warn level.
+type redactingLogger struct {
+	log     *slog.Logger
+	secrets *Secrets
+}
 
 func (l redactingLogger) redact(kv []any) []any {
 	out := make([]any, len(kv))
 	for i, v := range kv {
 		switch x := v.(type) {
 		case string:
-			out[i] = RedactString(x)
+			out[i] = l.secrets.Scrub(x)
 		case error:
-			out[i] = RedactString(x.Error())
+			out[i] = l.secrets.Scrub(x.Error())
 		case *url.URL:
-			out[i] = RedactURL(x)
+			out[i] = l.secrets.Scrub(RedactURL(x))
 		case fmt.Stringer:
-			out[i] = RedactString(x.String())
+			out[i] = l.secrets.Scrub(x.String())
 		default:
 			out[i] = v
 		}

@@ -6,9 +6,15 @@
 //     retries (5xx and network errors with exponential back-off and jitter;
 //     429 answers honoured through X-RateLimit-Reset or Retry-After on a
 //     separate retry budget), per-endpoint metrics, URL redaction in logs
-//     and errors (RedactURL, RedactString, RedactError), and an optional
-//     shared request Budget (token bucket, requests per minute);
-//   - APIError and ErrAuth, the errors returned when Mimecast refuses a call;
+//     and errors (RedactURL, RedactString, RedactError), no redirect
+//     followed for API calls (RedirectError) and redirects without
+//     credential headers for downloads (ClientConfig.FollowRedirects), and
+//     an optional shared request Budget (token bucket, requests per minute);
+//   - Secrets, which scrubs credentials in every spelling, live tokens and
+//     Authorization-shaped text out of whatever carries a server's words,
+//     and cuts it to an excerpt (Excerpt, ExcerptBytes);
+//   - APIError, RedirectError and ErrAuth, the errors returned when
+//     Mimecast refuses a call;
 //   - record splitting helpers: LineScanner and ScanLines (lines of any
 //     length in bounded memory), NormalizeEvent (validate and compact one
 //     JSON object; a hand-written one-pass checker fuzzed against

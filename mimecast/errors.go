@@ -54,13 +54,45 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
+// RedirectError is returned by Client.Do when a call that does not follow
+// redirects (every API call: its credentials would go along) is answered
+// with one. It usually means a wrong base URL, e.g. another region's.
+type RedirectError struct {
+	// Endpoint is the metrics.Endpoint* label of the call.
+	Endpoint string
+	// StatusCode is the redirect status (301, 302, 303, 307, 308…).
+	StatusCode int
+	// From is the host[:port] the call went to.
+	From string
+	// Location is where the server redirected to, as scheme://host/path
+	// (RedactURL); Host its host[:port].
+	Location string
+	Host     string
+}
+
+func (e *RedirectError) Error() string {
+	to := e.Location
+	if e.Host != "" {
+		to = "host " + e.Host + " (" + e.Location + ")"
+	}
+	return fmt.Sprintf("mimecast %s: HTTP %d %s: %s redirected the call to %s; API calls never follow a redirect "+
+		"(the credentials would go along): the base URL is probably wrong, e.g. another region's: set MIMECAST_BASE_URL to the account's API base URL",
+		e.Endpoint, e.StatusCode, http.StatusText(e.StatusCode), e.From, to)
+}
+
 // ResponseError reads (at most 64 KiB of) resp's body, closes it and
 // returns an *APIError for it. Use it for answers whose status the caller
-// does not accept.
-func ResponseError(resp *http.Response, endpoint string) *APIError {
+// does not accept. The server's words are scrubbed by secrets (nil: the
+// credential patterns only, see Secrets) and cut to an excerpt: Code and
+// Message of a recognised Mimecast error (ParseErrorBody), else an excerpt
+// of the body itself as Message.
+func ResponseError(resp *http.Response, endpoint string, secrets *Secrets) *APIError {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	_ = resp.Body.Close()
-	code, msg := ParseErrorBody(body)
+	code, msg := ParseErrorBody(body, secrets)
+	if code == "" && msg == "" {
+		msg = secrets.Excerpt(string(body))
+	}
 	return &APIError{Endpoint: endpoint, StatusCode: resp.StatusCode, Code: code, Message: msg, Attempts: 1}
 }
 
@@ -68,9 +100,10 @@ func ResponseError(resp *http.Response, endpoint string) *APIError {
 // error body. Recognised shapes: API 2.0 {"fail":[{"code","message"}]},
 // API 1.0 {"fail":[{"errors":[{"code","message"}]}]}, gateway
 // {"error":{"code","message"}}, OAuth2 {"error":"…","error_description":"…"},
-// and {"message":"…"}. Both results are empty when nothing was recognised;
-// the message is cut to 500 bytes and redacted with RedactString.
-func ParseErrorBody(body []byte) (code, message string) {
+// and {"message":"…"}. Both results are empty when nothing was recognised.
+// Both are scrubbed by secrets (nil: patterns only) and cut: the message to
+// an excerpt (Secrets.Excerpt), the code to 100 bytes.
+func ParseErrorBody(body []byte, secrets *Secrets) (code, message string) {
 	var v struct {
 		Fail []struct {
 			Code    string `json:"code"`
@@ -108,13 +141,14 @@ func ParseErrorBody(body []byte) (code, message string) {
 	default:
 		message = v.Message
 	}
-	if len(message) > 500 {
-		message = message[:500] + "…"
-	}
+	code = secrets.Excerpt(code)
 	if len(code) > 100 {
-		code = code[:100]
+		code = strings.ToValidUTF8(code[:100], "")
 	}
-	return RedactString(code), RedactString(message)
+	if message != "" {
+		message = secrets.Excerpt(message)
+	}
+	return code, message
 }
 
 // RedactURL returns u as scheme://host/path only: user info, query (which

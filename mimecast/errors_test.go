@@ -17,7 +17,7 @@ func TestParseErrorBody(t *testing.T) {
 		{`<html>oops</html>`, "", ""},
 		{``, "", ""},
 	} {
-		code, msg := ParseErrorBody([]byte(tc.body))
+		code, msg := ParseErrorBody([]byte(tc.body), nil)
 		if code != tc.code || msg != tc.msg {
 			t.Errorf("%s: got %q %q", tc.body, code, msg)
 		}

@@ -18,6 +18,9 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/transport"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api1"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api2"
 )
 
 // checkTimeout bounds each step of check.
@@ -65,6 +68,9 @@ func cmdCheck(ctx context.Context, args []string, e env) error {
 	batch, err := src.Fetch(sctx, nil)
 	cancel()
 	if err != nil {
+		// The sources scrub their errors already; scrubbing again with
+		// the configured credentials costs nothing and guards the output.
+		err = credentials(cfg).ScrubError(err)
 		failed = append(failed, fmt.Errorf("Mimecast API %s at %s: %w", apiName(cfg), baseURL(cfg), err))
 		fmt.Fprintf(e.stdout, "FAIL Mimecast API %s: %v\n", apiName(cfg), err)
 	} else {
@@ -130,6 +136,14 @@ func checkState(dir string, sources []source.Source, e env, log *slog.Logger) er
 		fmt.Fprintf(e.stdout, "ok   STATE_DIR %s: writable, %d of %d streams resume from a cursor\n", dir, resumed, len(sources))
 	}
 	return errors.Join(errs...)
+}
+
+// credentials returns the Secrets of the configured Mimecast credentials.
+func credentials(cfg *config) *mimecast.Secrets {
+	if cfg.API == apiV1 {
+		return api1.NewSecrets(cfg.V1)
+	}
+	return api2.NewSecrets(cfg.V2)
 }
 
 func apiName(cfg *config) string {

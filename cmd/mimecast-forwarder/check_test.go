@@ -1,13 +1,18 @@
 package main
 
 import (
+	"encoding/base64"
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mimecast-forwarder/mimecast-forwarder/internal/credtest"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
 )
 
@@ -119,4 +124,64 @@ func withCorruptCursor(t *testing.T, vars map[string]string, stream string) map[
 		t.Fatal(err)
 	}
 	return vars
+}
+
+// TestCheckShowsNoEchoedCredentials: a Mimecast (or a proxy in front of it)
+// that echoes the request in its error answers, or redirects it, makes
+// check print a FAIL line that names the problem but shows none of the
+// credentials, in any spelling.
+func TestCheckShowsNoEchoedCredentials(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	secret := credtest.OddSecret
+	const (
+		appKey    = "app-key-CHECK-7731"
+		accessKey = "access-key-CHECK-7731"
+	)
+	secretKey := base64.StdEncoding.EncodeToString([]byte("v1 secret key CHECK 7731"))
+	trap := credtest.NewTrap(t)
+	rcv := newReceiver(t)
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/redirect/oauth/token" || r.URL.Path == "/redirect/api/audit/get-siem-logs" {
+			http.Redirect(w, r, trap.URL("localhost")+r.URL.Path, http.StatusTemporaryRedirect)
+			return
+		}
+		dump := credtest.Echo(r)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, `{"error":"invalid_client","error_description":%q,"fail":[{"errors":[{"code":"err_xdk_authentication","message":%q}]}]}`, dump, dump)
+	}))
+	t.Cleanup(echo.Close)
+	v2 := map[string]string{
+		"MIMECAST_BASE_URL": echo.URL, "MIMECAST_CLIENT_ID": "check-client", "MIMECAST_CLIENT_SECRET": secret,
+		"MIMECAST_REQUESTS_PER_MINUTE": "0", "MIMECAST_RETRY_MAX": "-1", "STATE_DIR": t.TempDir(), "LOG_LEVEL": "debug",
+		"SYSLOG_ADDRESS": rcv.addr(),
+	}
+	v1 := with(v2, "MIMECAST_CLIENT_ID", "", "MIMECAST_CLIENT_SECRET", "", "MIMECAST_API", "v1",
+		"MIMECAST_APP_ID", "check-app", "MIMECAST_APP_KEY", appKey, "MIMECAST_ACCESS_KEY", accessKey, "MIMECAST_SECRET_KEY", secretKey)
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		want []string
+	}{
+		{"v2 echo", v2, []string{"FAIL Mimecast API 2.0: mimecast refused the credentials", "client_secret=[REDACTED]"}},
+		{"v1 echo", v1, []string{"FAIL Mimecast API 1.0: mimecast refused the credentials", "Authorization: [REDACTED]"}},
+		{"v2 redirect", with(v2, "MIMECAST_BASE_URL", echo.URL+"/redirect"), []string{"FAIL Mimecast API 2.0: ", "HTTP 307", trap.URL("localhost")[len("http://"):], "MIMECAST_BASE_URL"}},
+		{"v1 redirect", with(v1, "MIMECAST_BASE_URL", echo.URL+"/redirect"), []string{"FAIL Mimecast API 1.0: ", "HTTP 307", trap.URL("localhost")[len("http://"):], "MIMECAST_BASE_URL"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCmd(t, ctx, tc.vars, nil, "check")
+			if r.code != 1 {
+				t.Errorf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, r.stdout)
+				}
+			}
+			credtest.NoLeak(t, "check's output", r.stdout+r.stderr, secret, appKey, accessKey, secretKey)
+		})
+	}
+	for _, r := range trap.Requests() {
+		t.Errorf("a redirect was followed: %s %s %q", r.Method, r.Host, r.Body)
+	}
 }

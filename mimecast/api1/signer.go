@@ -19,6 +19,9 @@ const DateLayout = "Mon, 02 Jan 2006 15:04:05 UTC"
 // retrying client, every attempt (retries included) gets a fresh date,
 // request id and signature: Mimecast refuses a reused request id and a
 // stale date. It does not modify the caller's request (it clones it).
+// It signs every request it is given, whatever its host: use it only below
+// a client that follows no redirect (NewClient's), or a redirect would
+// carry the signed Authorization header to the redirect's target.
 //
 // Create it with NewSigner. Now and NewID may be replaced before use (tests).
 type Signer struct {

@@ -55,8 +55,11 @@ var ErrInvalidToken = errors.New("mimecast refused the stored SIEM token")
 
 // NewClient returns a mimecast.Client whose every attempt is signed with
 // cfg's credentials: cc.Transport (nil: a clone of http.DefaultTransport
-// with cc.ResponseHeaderTimeout) is wrapped in a Signer. Use it for
-// NewSource; an unsigned client only gets authentication errors.
+// with cc.ResponseHeaderTimeout) is wrapped in a Signer. The client follows
+// no redirect (the signer would sign the redirected request: a redirect is
+// a *mimecast.RedirectError) and scrubs cfg's keys out of its errors and
+// logs. Use it for NewSource; an unsigned client only gets authentication
+// errors.
 func NewClient(cfg Config, cc mimecast.ClientConfig, m *metrics.Metrics, log *slog.Logger) (*mimecast.Client, error) {
 	base := cc.Transport
 	if base == nil {
@@ -72,7 +75,18 @@ func NewClient(cfg Config, cc mimecast.ClientConfig, m *metrics.Metrics, log *sl
 		return nil, err
 	}
 	cc.Transport = s
+	cc.FollowRedirects = false
+	cc.Secrets = NewSecrets(cfg)
 	return mimecast.NewClient(cc, m, log), nil
+}
+
+// NewSecrets returns the mimecast.Secrets of cfg's keys: the secret key
+// (as configured and decoded), the application key and the access key
+// (which every Authorization header shows). The application id is no
+// secret and stays readable.
+func NewSecrets(cfg Config) *mimecast.Secrets {
+	secret, _ := decodeSecret(cfg.SecretKey) // nil when invalid: Validate reports it
+	return mimecast.NewSecrets(strings.TrimSpace(cfg.SecretKey), string(secret), cfg.AppKey, cfg.AccessKey)
 }
 
 // Source fetches API 1.0 SIEM log files. Create it with NewSource. A
@@ -82,6 +96,7 @@ type Source struct {
 	cfg        Config
 	baseURL    string
 	client     *mimecast.Client
+	secrets    *mimecast.Secrets
 	m          *metrics.Metrics
 	log        *slog.Logger
 	skip       *mimecast.SkipReporter
@@ -109,7 +124,7 @@ func NewSource(cfg Config, client *mimecast.Client, m *metrics.Metrics, log *slo
 	m.InitStream(StreamName)
 	m.StreamErrors.WithLabelValues(StreamName, metrics.ReasonInvalidToken)
 	return &Source{
-		cfg: cfg, baseURL: base, client: client, m: m, log: log,
+		cfg: cfg, baseURL: base, client: client, secrets: NewSecrets(cfg), m: m, log: log,
 		skip:       mimecast.NewSkipReporter(StreamName, m, log),
 		startToken: tok,
 	}, nil
@@ -147,8 +162,14 @@ func DecodeCursor(b []byte) (string, error) {
 // configured start token, else the oldest file). It returns a batch
 // holding the downloaded file (close it), or an empty caught-up batch when
 // Mimecast has nothing more. A refused token stops the stream
-// (source.Permanent) unless RestartOnInvalidToken is set.
+// (source.Permanent) unless RestartOnInvalidToken is set. Error texts are
+// scrubbed of the credentials.
 func (s *Source) Fetch(ctx context.Context, cur []byte) (source.Batch, error) {
+	b, err := s.fetchCursor(ctx, cur)
+	return b, s.secrets.ScrubError(err)
+}
+
+func (s *Source) fetchCursor(ctx context.Context, cur []byte) (source.Batch, error) {
 	token := s.startToken
 	if cur != nil {
 		t, err := DecodeCursor(cur)
@@ -173,7 +194,7 @@ func (s *Source) Fetch(ctx context.Context, cur []byte) (source.Batch, error) {
 				"set MIMECAST_RESTART_ON_INVALID_TOKEN=true (RestartOnInvalidToken) or %s", ErrInvalidToken, err, remove))
 		}
 		s.log.Warn("Mimecast refused the stored SIEM token; restarting from the oldest available log (RestartOnInvalidToken): events already forwarded will be sent again",
-			"error", err.Error())
+			"error", s.secrets.Scrub(err.Error()))
 		b, err = s.fetch(ctx, "")
 	}
 	if err != nil {
@@ -221,7 +242,7 @@ func (s *Source) fetch(ctx context.Context, token string) (source.Batch, error) 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, explain(mimecast.ResponseError(resp, metrics.EndpointSIEMLogs), s.baseURL)
+		return nil, explain(mimecast.ResponseError(resp, metrics.EndpointSIEMLogs, s.secrets), s.baseURL)
 	}
 	next := strings.TrimSpace(resp.Header.Get("mc-siem-token"))
 	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
@@ -247,20 +268,11 @@ func (s *Source) fetch(ctx context.Context, token string) (source.Batch, error) 
 	if err != nil {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
-		return nil, fmt.Errorf("mimecast get_siem_logs: downloading log file %q: %w", name, mimecastRedact(err))
+		return nil, fmt.Errorf("mimecast get_siem_logs: downloading log file %q: %w", name, s.secrets.ScrubError(err))
 	}
 	s.m.FilesFetched.WithLabelValues(StreamName).Inc()
 	s.log.Debug("Mimecast SIEM log file downloaded", "file", name, "bytes", n)
 	return &fileBatch{src: s, f: f, size: n, name: name, cursor: EncodeCursor(next)}, nil
-}
-
-// mimecastRedact keeps err (and its chain) unless its text holds a URL,
-// which is then redacted.
-func mimecastRedact(err error) error {
-	if !strings.Contains(err.Error(), "://") {
-		return err
-	}
-	return errors.New(mimecast.RedactString(err.Error()))
 }
 
 // fileName extracts the file name of a Content-Disposition header.
@@ -290,7 +302,7 @@ func fileName(cd string) string {
 func (s *Source) jsonAnswer(resp *http.Response, token string) (source.Batch, error) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJSONBody))
 	if err != nil {
-		return nil, fmt.Errorf("mimecast get_siem_logs: reading the JSON answer: %w", mimecastRedact(err))
+		return nil, fmt.Errorf("mimecast get_siem_logs: reading the JSON answer: %w", s.secrets.ScrubError(err))
 	}
 	var v struct {
 		Meta struct {
@@ -303,7 +315,7 @@ func (s *Source) jsonAnswer(resp *http.Response, token string) (source.Batch, er
 		return nil, fmt.Errorf("mimecast get_siem_logs: the JSON answer does not parse: %w", err)
 	}
 	if len(v.Fail) > 0 {
-		code, msg := mimecast.ParseErrorBody(body)
+		code, msg := mimecast.ParseErrorBody(body, s.secrets)
 		return nil, explain(&mimecast.APIError{Endpoint: metrics.EndpointSIEMLogs, StatusCode: resp.StatusCode, Code: code, Message: msg, Attempts: 1}, s.baseURL)
 	}
 	return &emptyBatch{cursor: EncodeCursor(token)}, nil

@@ -23,6 +23,7 @@ type tokenSource struct {
 	clientID     string
 	clientSecret string
 	client       *mimecast.Client
+	secrets      *mimecast.Secrets // the secret's spellings; live tokens are added
 	m            *metrics.Metrics
 	now          func() time.Time
 
@@ -93,7 +94,8 @@ func (ts *tokenSource) Invalidate(tok string) {
 
 func (ts *tokenSource) fetch(ctx context.Context) (string, time.Time, error) {
 	tok, at, err := ts.fetchToken(ctx)
-	return tok, at, ts.redact(err)
+	ts.secrets.AddLive(tok)
+	return tok, at, ts.secrets.ScrubError(err)
 }
 
 func (ts *tokenSource) fetchToken(ctx context.Context) (string, time.Time, error) {
@@ -114,8 +116,7 @@ func (ts *tokenSource) fetchToken(ctx context.Context) (string, time.Time, error
 		return "", time.Time{}, fmt.Errorf("getting Mimecast API 2.0 access token: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		apiErr := mimecast.ResponseError(resp, metrics.EndpointToken)
-		apiErr.Message = ts.redactString(apiErr.Message)
+		apiErr := mimecast.ResponseError(resp, metrics.EndpointToken, ts.secrets)
 		if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 			return "", time.Time{}, fmt.Errorf("%w: API 2.0 token request for client id %q refused (check MIMECAST_CLIENT_ID, MIMECAST_CLIENT_SECRET and the API application's rights): %w",
 				mimecast.ErrAuth, ts.clientID, apiErr)
@@ -161,27 +162,3 @@ func refreshAfter(ttl time.Duration) time.Duration {
 	}
 	return ttl - time.Minute
 }
-
-func (ts *tokenSource) redactString(s string) string {
-	if ts.clientSecret == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, ts.clientSecret, "[REDACTED]")
-}
-
-// redact makes sure the secret never appears in an error message (it could
-// only come back echoed by a server, but costs nothing to rule out).
-func (ts *tokenSource) redact(err error) error {
-	if err == nil || ts.clientSecret == "" || !strings.Contains(err.Error(), ts.clientSecret) {
-		return err
-	}
-	return &secretRedacted{msg: ts.redactString(err.Error()), err: err}
-}
-
-type secretRedacted struct {
-	msg string
-	err error
-}
-
-func (e *secretRedacted) Error() string { return e.msg }
-func (e *secretRedacted) Unwrap() error { return e.err }

@@ -2,6 +2,7 @@ package api2
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -120,22 +121,31 @@ func TestTokenExpiredReauthenticatesOnce(t *testing.T) {
 	}
 
 	// A server that keeps saying token_expired: one re-authentication, then an auth error.
+	reauthOnceThenAuthError(t, e, s, e.api.expired, "token_expired")
+}
+
+// reauthOnceThenAuthError marks the current and the next token in refuse
+// (e.api.expired or e.api.revoked) and checks that a Fetch of s tries
+// twice, with one new token, and fails with ErrAuth naming code.
+func reauthOnceThenAuthError(t *testing.T, e *env, s *Source, refuse map[string]bool, code string) {
+	t.Helper()
 	e.api.mu.Lock()
-	e.api.expired["token-2"], e.api.expired["token-3"] = true, true
+	n := len(e.api.issued)
+	refuse[fmt.Sprintf("token-%d", n)], refuse[fmt.Sprintf("token-%d", n+1)] = true, true
 	hits := e.api.listHits
 	e.api.mu.Unlock()
 	_, err := s.Fetch(t.Context(), nil)
-	if !errors.Is(err, mimecast.ErrAuth) || !strings.Contains(err.Error(), "token_expired") {
-		t.Fatalf("err = %v, want ErrAuth with token_expired", err)
+	if !errors.Is(err, mimecast.ErrAuth) || !strings.Contains(err.Error(), code) {
+		t.Fatalf("err = %v, want ErrAuth with %s", err, code)
 	}
 	e.api.mu.Lock()
 	listed := e.api.listHits - hits
 	e.api.mu.Unlock()
-	if got := listed; got != 2 {
-		t.Errorf("%d listing attempts, want 2 (one retry)", got)
+	if listed != 2 {
+		t.Errorf("%d listing attempts, want 2 (one retry with a new token)", listed)
 	}
-	if n := e.api.tokenCount(); n != 3 {
-		t.Errorf("%d tokens, want 3", n)
+	if got := e.api.tokenCount(); got != n+1 {
+		t.Errorf("%d tokens, want %d (one new)", got, n+1)
 	}
 }
 

@@ -3,7 +3,11 @@
 //
 // Authentication is OAuth2 client credentials (POST /oauth/token); the
 // token is cached, refreshed before it expires, shared by every type, and
-// renewed once when an API call answers 401 token_expired.
+// renewed once when an API call answers 401, whatever the reason (expired,
+// revoked, secret rotated). API calls follow no redirect (the bearer token
+// or the client secret would go along: a redirect is a
+// *mimecast.RedirectError, usually a wrong MIMECAST_BASE_URL); errors are
+// scrubbed of the secret and of the live tokens (NewSecrets).
 //
 // Each type walks UTC days: its cursor is the JSON
 // {"v":1,"day":"YYYY-MM-DD","nextPage":"…"}. Every Fetch lists one page of
@@ -74,7 +78,9 @@ type Config struct {
 	MaxLineBytes int
 	// Client configures the HTTP client of the API calls (token and
 	// listing); put the shared mimecast.Budget in Client.Budget. The batch
-	// file downloads use the same settings without the budget.
+	// file downloads use the same settings without the budget, and follow
+	// redirects (API calls never do). Secrets and FollowRedirects are set by
+	// NewSources.
 	Client mimecast.ClientConfig
 	// Now returns the current time; nil means time.Now. For tests.
 	Now func() time.Time

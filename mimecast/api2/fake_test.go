@@ -39,6 +39,9 @@ type fakeAPI struct {
 	tokenBody   string // and this body
 	issued      []string
 	expired     map[string]bool // tokens answered with 401 token_expired
+	revoked     map[string]bool // tokens answered with 401 unauthorized
+	// tokenHook, when set, answers the token request instead (true).
+	tokenHook   func(w http.ResponseWriter, r *http.Request) bool
 	listHits    int
 	listQueries []map[string]string
 	// list answers a listing; nil means an empty caught-up page.
@@ -51,7 +54,7 @@ type fakeAPI struct {
 }
 
 func newFakeAPI(t testing.TB) *fakeAPI {
-	f := &fakeAPI{t: t, expiresIn: 1799, expired: map[string]bool{}, files: map[string][]byte{},
+	f := &fakeAPI{t: t, expiresIn: 1799, expired: map[string]bool{}, revoked: map[string]bool{}, files: map[string][]byte{},
 		fileCode: map[string]int{}, fileHits: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oauth/token", f.token)
@@ -68,9 +71,12 @@ func (f *fakeAPI) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	delay, status, body := f.tokenDelay, f.tokenStatus, f.tokenBody
+	delay, status, body, hook := f.tokenDelay, f.tokenStatus, f.tokenBody, f.tokenHook
 	f.mu.Unlock()
 	time.Sleep(delay)
+	if hook != nil && hook(w, r) {
+		return
+	}
 	if status != 0 {
 		w.WriteHeader(status)
 		io.WriteString(w, body)
@@ -97,7 +103,7 @@ func (f *fakeAPI) listing(w http.ResponseWriter, r *http.Request) {
 	for _, t := range f.issued {
 		valid = valid || (ok && t == tok)
 	}
-	expired := f.expired[tok]
+	expired, revoked := f.expired[tok], f.revoked[tok]
 	f.listHits++
 	hit := f.listHits
 	q := map[string]string{}
@@ -107,6 +113,11 @@ func (f *fakeAPI) listing(w http.ResponseWriter, r *http.Request) {
 	f.listQueries = append(f.listQueries, q)
 	list := f.list
 	f.mu.Unlock()
+	if revoked {
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"fail":[{"code":"unauthorized","message":"The access token is not valid"}]}`)
+		return
+	}
 	if !valid || expired {
 		w.WriteHeader(http.StatusUnauthorized)
 		io.WriteString(w, `{"fail":[{"code":"token_expired","message":"The access token has expired"}]}`)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,9 +32,10 @@ const (
 type api struct {
 	base     string
 	cfg      Config
-	client   *mimecast.Client // API calls: budget applied
-	files    *mimecast.Client // presigned downloads: no budget, no credentials
+	client   *mimecast.Client // API calls: budget applied, no redirect followed
+	files    *mimecast.Client // presigned downloads: no budget, no credentials, redirects followed
 	tokens   *tokenSource
+	secrets  *mimecast.Secrets
 	m        *metrics.Metrics
 	log      *slog.Logger
 	now      func() time.Time
@@ -67,13 +69,17 @@ func NewSources(cfg Config, m *metrics.Metrics, log *slog.Logger) ([]source.Sour
 	if now == nil {
 		now = time.Now
 	}
+	secrets := NewSecrets(cfg)
+	apiCfg := cfg.Client
+	apiCfg.Secrets, apiCfg.FollowRedirects = secrets, false
 	filesCfg := cfg.Client
-	filesCfg.Budget = nil
+	filesCfg.Budget, filesCfg.Secrets, filesCfg.FollowRedirects = nil, secrets, true
 	a := &api{
 		base:     base,
 		cfg:      cfg,
-		client:   mimecast.NewClient(cfg.Client, m, log),
+		client:   mimecast.NewClient(apiCfg, m, log),
 		files:    mimecast.NewClient(filesCfg, m, log),
+		secrets:  secrets,
 		m:        m,
 		log:      log,
 		now:      now,
@@ -81,7 +87,7 @@ func NewSources(cfg Config, m *metrics.Metrics, log *slog.Logger) ([]source.Sour
 	}
 	a.tokens = &tokenSource{
 		url: base + tokenPath, clientID: cfg.ClientID, clientSecret: cfg.ClientSecret,
-		client: a.client, m: m, now: now,
+		client: a.client, secrets: secrets, m: m, now: now,
 	}
 	types := cfg.Types
 	if len(types) == 0 {
@@ -96,6 +102,17 @@ func NewSources(cfg Config, m *metrics.Metrics, log *slog.Logger) ([]source.Sour
 		}
 	}
 	return out, nil
+}
+
+// NewSecrets returns the mimecast.Secrets of cfg's client secret: the
+// secret itself and the client_secret_basic spellings (base64 of
+// "id:secret", raw and form-encoded), should a server echo them. The client
+// id is no secret and stays readable. NewSources adds the access tokens it
+// obtains to its own Secrets.
+func NewSecrets(cfg Config) *mimecast.Secrets {
+	return mimecast.NewSecrets(cfg.ClientSecret,
+		base64.StdEncoding.EncodeToString([]byte(cfg.ClientID+":"+cfg.ClientSecret)),
+		base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(cfg.ClientID)+":"+url.QueryEscape(cfg.ClientSecret))))
 }
 
 var (
@@ -208,8 +225,9 @@ type listing struct {
 
 // Fetch lists one page of batch files after cursor and returns it as a
 // Batch. Errors: an invalid cursor, a listing that failed after retries
-// (an *mimecast.APIError inside), or refused credentials (errors.Is
-// mimecast.ErrAuth).
+// (an *mimecast.APIError inside), a redirect (*mimecast.RedirectError), or
+// refused credentials (errors.Is mimecast.ErrAuth). Error texts are
+// scrubbed of the credentials.
 func (s *Source) Fetch(ctx context.Context, cursor []byte) (source.Batch, error) {
 	cur, err := s.startCursor(cursor)
 	if err != nil {
@@ -217,7 +235,7 @@ func (s *Source) Fetch(ctx context.Context, cursor []byte) (source.Batch, error)
 	}
 	page, err := s.list(ctx, cur)
 	if err != nil {
-		return nil, err
+		return nil, s.api.secrets.ScrubError(err)
 	}
 	next := nextCursor(cur, page.NextPage, page.IsCaughtUp, s.api.now().UTC(), s.api.cfg.DayGrace)
 	// Caught up only when the API said so for the day we stay on: moving
@@ -271,11 +289,14 @@ func (s *Source) list(ctx context.Context, cur Cursor) (*listing, error) {
 			}
 			return &page, nil
 		}
-		apiErr := mimecast.ResponseError(resp, metrics.EndpointBatchList)
+		apiErr := mimecast.ResponseError(resp, metrics.EndpointBatchList, s.api.secrets)
 		switch resp.StatusCode {
 		case http.StatusUnauthorized:
-			if apiErr.Code == "token_expired" && attempt == 0 {
-				s.log.Info("access token expired, authenticating again")
+			// Whatever the reason (token expired or revoked, secret
+			// rotated, another instance's token swap), a new token may
+			// help: drop this one and authenticate again, once.
+			if attempt == 0 {
+				s.log.Info("Mimecast refused the access token, authenticating again", "code", apiErr.Code)
 				s.api.tokens.Invalidate(tok)
 				continue
 			}
@@ -377,7 +398,7 @@ func (b *Batch) file(ctx context.Context, idx int, rawURL string, rec *source.Re
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound:
-		apiErr := mimecast.ResponseError(resp, metrics.EndpointBatchFile)
+		apiErr := mimecast.ResponseError(resp, metrics.EndpointBatchFile, s.api.secrets)
 		if exp := b.expiry[idx]; !exp.IsZero() && exp.After(b.listed) && !s.api.now().Before(exp) {
 			// Valid when listed, expired by our own delay: skipping it
 			// would lose its events. List the page again instead.
@@ -389,7 +410,7 @@ func (b *Batch) file(ctx context.Context, idx int, rawURL string, rec *source.Re
 		s.skips.File(metrics.ReasonExpiredURL, where, 0, apiErr)
 		return nil
 	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("downloading %s batch %s of day %s: %w", s.typ, where, b.day, mimecast.ResponseError(resp, metrics.EndpointBatchFile))
+		return fmt.Errorf("downloading %s batch %s of day %s: %w", s.typ, where, b.day, mimecast.ResponseError(resp, metrics.EndpointBatchFile, s.api.secrets))
 	}
 	s.api.m.FilesFetched.WithLabelValues(s.stream).Inc()
 
