@@ -2,7 +2,6 @@ package flowcontrol
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"math"
 	"time"
@@ -59,9 +58,8 @@ func (c *Controller) Poll(now time.Time) {
 		c.fallBack("unreadable", err)
 		return
 	}
-	if age := now.Sub(st.ModTime); age >= c.pol.StaleAfter {
-		c.fallBack("stale", fmt.Errorf("%s was last written %s ago: is wazuh-analysisd running? (in Docker mount the directory, not the file)",
-			c.path, age.Truncate(time.Second)))
+	if err := st.CheckFresh(c.path, now, c.pol.StaleAfter); err != nil {
+		c.fallBack("stale", err)
 		return
 	}
 	c.m.WazuhEventsDropped.Set(float64(st.EventsDropped))

@@ -37,6 +37,19 @@ type AnalysisdState struct {
 	ModTime time.Time
 }
 
+// ErrStale is wrapped by the error of CheckFresh.
+var ErrStale = errors.New("state file not rewritten")
+
+// CheckFresh returns an error wrapping ErrStale if st, read from path, was
+// written staleAfter or longer before now.
+func (st AnalysisdState) CheckFresh(path string, now time.Time, staleAfter time.Duration) error {
+	if age := now.Sub(st.ModTime); age >= staleAfter {
+		return fmt.Errorf("%w: %s was last written %s ago: is wazuh-analysisd running? (in Docker mount the directory, not the file)",
+			ErrStale, path, age.Truncate(time.Second))
+	}
+	return nil
+}
+
 // requiredKeys are the keys ReadAnalysisdState needs; a file without one of
 // them is truncated or something else.
 var requiredKeys = []string{"events_received", "events_processed", "events_dropped", "event_queue_usage", "event_queue_size"}
