@@ -152,8 +152,8 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 
 		SendRateLimit:        gauge("send_rate_limit_events_per_second", "Events per second the forwarder may send to the syslog receivers now, all streams together (SYSLOG_MAX_EPS, or the adaptive rate); 0 = unlimited."),
 		SendRateWait:         counter("send_rate_limit_wait_seconds_total", "Seconds spent waiting for the output rate limit, summed over the streams that waited."),
-		WazuhEventsDropped:   gauge("wazuh_analysisd_events_dropped", "events_dropped of the Wazuh manager as last read from wazuh-analysisd.state (the manager's own counter since its start; WAZUH_ANALYSISD_STATE)."),
-		WazuhEventQueueUsage: gauge("wazuh_analysisd_event_queue_usage_ratio", "event_queue_usage of the Wazuh manager (0..1: how full analysisd's input queue is) as last read from wazuh-analysisd.state."),
+		WazuhEventsDropped:   gauge("wazuh_analysisd_events_dropped", "events_dropped of the Wazuh manager as last read from wazuh-analysisd.state (the manager's own counter since its start; WAZUH_ANALYSISD_STATE); NaN while unknown."),
+		WazuhEventQueueUsage: gauge("wazuh_analysisd_event_queue_usage_ratio", "event_queue_usage of the Wazuh manager (0..1: how full analysisd's input queue is) as last read from wazuh-analysisd.state; NaN while unknown."),
 		WazuhStateReadErrors: counter("wazuh_analysisd_state_read_errors_total", "Reads of wazuh-analysisd.state (WAZUH_ANALYSISD_STATE) that failed: missing, unreadable or malformed."),
 
 		BuildInfo: gaugeVec("build_info", "Always 1; labels give the version, the VCS revision and the Go version.", "version", "revision", "goversion"),

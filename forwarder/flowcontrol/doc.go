@@ -36,26 +36,39 @@
 // by writing a temporary file and renaming it. A Controller polls the file
 // every PollInterval, acts once per new snapshot (a new modification time)
 // and sets the Limiter's rate with Policy.Decide, a pure function of the
-// previous snapshot, the new one, the tokens granted in between and the
-// current rate (additive increase is replaced by a multiplicative one, since
-// the right rate spans two orders of magnitude between machines):
+// previous snapshot, the new one, the tokens granted in between, the current
+// rate and a threshold (like TCP's slow-start threshold: 90 % of the last
+// rate that was too much):
 //
 //   - events_dropped grew: cut to CutFactor × the rate actually sent, and log
 //     a warning when we sent anything since the previous snapshot;
 //   - event_queue_usage ≥ HighUsage: cut likewise;
 //   - LowUsage ≤ usage < HighUsage: if the usage rose, DecreaseFactor × the
-//     rate actually sent; else hold (the queue is draining);
-//   - usage < LowUsage and nothing dropped: IncreaseFactor × the rate, but
-//     only if at least MinUtilization of the tokens the rate allowed were
-//     used. An idle forwarder never climbs to a rate it has not tried, so a
-//     backfill that starts after a quiet night begins at a rate that was
-//     safe, not at the ceiling;
-//   - counters that went down mean the manager restarted: hold.
+//     rate actually sent; else hold (the queue is draining). Every decrease
+//     sets the threshold to DecreaseFactor × the rate actually sent (unless
+//     that was below Floor: then the queue was filled by others);
+//   - usage < LowUsage and nothing dropped: below the threshold
+//     IncreaseFactor × the rate (but not past the threshold), at or above it
+//     ProbeFactor × the rate; and never more than StepQueueShare of the
+//     manager's queue size per interval (elapsed + PollInterval), since a
+//     step over the manager's capacity fills the queue until the next
+//     snapshot shows it. Only if at least MinUtilization of the tokens the
+//     rate allowed were used: an idle forwarder never climbs to a rate it
+//     has not tried, so a backfill that starts after a quiet night begins at
+//     a rate that was safe, not at the ceiling;
+//   - counters that went down mean the manager restarted: hold, forget the
+//     threshold.
 //
 // "The rate actually sent" is min(rate, tokens granted / time between the
 // snapshots): cutting a rate that was not used would change nothing. The
 // rate always stays within [Floor, ceiling] (the ceiling wins when it is
 // lower than Floor).
+//
+// Against a model manager (policy_test.go: a queue of 16384 events, 4900
+// events/s of capacity, state written every 5 s, polled every second at
+// every phase) a 300,000-event backfill averages about 78 % of the capacity
+// including the ramp from SafeRate, a long one about 96 %, and the queue
+// peaks at about 55 %. Measurements on a real manager set the constants.
 //
 // When the file cannot be read or parsed (manager stopped or restarting, a
 // permission or mount problem), or has not been rewritten for StaleAfter
