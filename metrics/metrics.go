@@ -9,6 +9,7 @@
 package metrics
 
 import (
+	"math"
 	"runtime"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,6 +82,13 @@ type Metrics struct {
 	ReceiverReplayed         *prometheus.CounterVec   // receiver: messages sent again from the replay window
 	ReceiverAckWait          *prometheus.HistogramVec // receiver: seconds waited for the peer to acknowledge
 
+	// Output flow control (forwarder/flowcontrol).
+	SendRateLimit        prometheus.Gauge   // events/s allowed to the receivers now; 0 = unlimited
+	SendRateWait         prometheus.Counter // seconds senders waited for the rate limit
+	WazuhEventsDropped   prometheus.Gauge   // the manager's events_dropped as last read from wazuh-analysisd.state
+	WazuhEventQueueUsage prometheus.Gauge   // the manager's event_queue_usage (0..1) as last read
+	WazuhStateReadErrors prometheus.Counter // failed reads of wazuh-analysisd.state
+
 	// Process.
 	BuildInfo *prometheus.GaugeVec // version, revision, goversion
 }
@@ -96,6 +104,9 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 	}
 	counter := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help})
+	}
+	gauge := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help})
 	}
 	m := &Metrics{
 		RecordsForwarded: counterVec("records_forwarded_total", "Records delivered to the syslog receiver and committed, per stream.", "stream"),
@@ -139,9 +150,19 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 			Buckets: []float64{0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5},
 		}, []string{"receiver"}),
 
+		SendRateLimit:        gauge("send_rate_limit_events_per_second", "Events per second the forwarder may send to the syslog receivers now, all streams together (SYSLOG_MAX_EPS, or the adaptive rate); 0 = unlimited."),
+		SendRateWait:         counter("send_rate_limit_wait_seconds_total", "Seconds spent waiting for the output rate limit, summed over the streams that waited."),
+		WazuhEventsDropped:   gauge("wazuh_analysisd_events_dropped", "events_dropped of the Wazuh manager as last read from wazuh-analysisd.state (the manager's own counter since its start; WAZUH_ANALYSISD_STATE); NaN while unknown."),
+		WazuhEventQueueUsage: gauge("wazuh_analysisd_event_queue_usage_ratio", "event_queue_usage of the Wazuh manager (0..1: how full analysisd's input queue is) as last read from wazuh-analysisd.state; NaN while unknown."),
+		WazuhStateReadErrors: counter("wazuh_analysisd_state_read_errors_total", "Reads of wazuh-analysisd.state (WAZUH_ANALYSISD_STATE) that failed: missing, unreadable or malformed."),
+
 		BuildInfo: gaugeVec("build_info", "Always 1; labels give the version, the VCS revision and the Go version.", "version", "revision", "goversion"),
 	}
 	m.BuildInfo.WithLabelValues(version, revision, runtime.Version()).Set(1)
+	// Unknown until wazuh-analysisd.state has been read (and always
+	// without WAZUH_ANALYSISD_STATE): NaN, not a misleading 0.
+	m.WazuhEventsDropped.Set(math.NaN())
+	m.WazuhEventQueueUsage.Set(math.NaN())
 	if reg != nil {
 		reg.MustRegister(
 			collectors.NewGoCollector(),
@@ -153,6 +174,7 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 			m.APIBudgetWait, m.TokenRefreshes,
 			m.ReceiverConnected, m.ReceiverConnects, m.ReceiverReconnects, m.ReceiverConnectionErrors,
 			m.ReceiverWriteErrors, m.ReceiverMessages, m.ReceiverBytes, m.ReceiverReplayed, m.ReceiverAckWait,
+			m.SendRateLimit, m.SendRateWait, m.WazuhEventsDropped, m.WazuhEventQueueUsage, m.WazuhStateReadErrors,
 			m.BuildInfo,
 		)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime"
 	"strings"
@@ -65,6 +66,11 @@ func TestNamesAndInit(t *testing.T) {
 		"mimecast_forwarder_cursor_commits_total",
 		"mimecast_forwarder_cursor_commit_failures_total",
 		"mimecast_forwarder_build_info",
+		"mimecast_forwarder_send_rate_limit_events_per_second",
+		"mimecast_forwarder_send_rate_limit_wait_seconds_total",
+		"mimecast_forwarder_wazuh_analysisd_events_dropped",
+		"mimecast_forwarder_wazuh_analysisd_event_queue_usage_ratio",
+		"mimecast_forwarder_wazuh_analysisd_state_read_errors_total",
 		"go_goroutines",
 		"process_resident_memory_bytes",
 	} {
@@ -78,6 +84,12 @@ func TestNamesAndInit(t *testing.T) {
 	}
 	if got := testutil.CollectAndCount(m.RecordsSkipped); got != 3 {
 		t.Errorf("records_skipped_total series = %d, want 3 (invalid_json, bad_line, too_large)", got)
+	}
+	// What the Wazuh manager says is unknown until read: NaN, not 0.
+	for _, g := range []prometheus.Gauge{m.WazuhEventsDropped, m.WazuhEventQueueUsage} {
+		if got := testutil.ToFloat64(g); !math.IsNaN(got) {
+			t.Errorf("Wazuh gauge = %v before any read, want NaN", got)
+		}
 	}
 	if got := testutil.ToFloat64(m.BuildInfo.WithLabelValues("1.2.3", "abc", goVersion())); got != 1 {
 		t.Errorf("build_info = %v, want 1", got)

@@ -92,6 +92,7 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 		"MIMECAST_LOOKBACK="+(history+2*cadence).String(),
 		"MIMECAST_REQUESTS_PER_MINUTE=0",
 		"SYSLOG_ADDRESS=tcp://"+sink.Addr(),
+		"SYSLOG_MAX_EPS=0", // measure the forwarder, not its rate limit
 		"STATE_DIR="+state,
 		"LOG_LEVEL=warn",
 	)

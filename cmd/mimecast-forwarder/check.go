@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/checkpoint"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/flowcontrol"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/transport"
@@ -93,13 +94,35 @@ func cmdCheck(ctx context.Context, args []string, e env) error {
 			failed = append(failed, fmt.Errorf("syslog receiver: %w", err))
 			fmt.Fprintf(e.stdout, "FAIL syslog receiver: %v\n", err)
 		} else {
-			fmt.Fprintf(e.stdout, "ok   syslog receiver reachable: %v\n", cfg.Transport.Addresses)
+			fmt.Fprintf(e.stdout, "ok   syslog receiver reachable: %v, output rate limit: %s\n", cfg.Transport.Addresses, cfg.Flow)
+		}
+	}
+	if cfg.Flow.Adaptive() {
+		if err := checkAnalysisdState(cfg.Flow, e, time.Now()); err != nil {
+			failed = append(failed, err)
 		}
 	}
 	if err := checkState(cfg.StateDir, sources, e, quiet); err != nil {
 		failed = append(failed, err)
 	}
 	return errors.Join(failed...)
+}
+
+// checkAnalysisdState reports whether WAZUH_ANALYSISD_STATE can be read and
+// what it says.
+func checkAnalysisdState(fc flowcontrol.Config, e env, now time.Time) error {
+	pol := fc.Policy()
+	st, err := flowcontrol.ReadAnalysisdState(fc.StatePath)
+	if err == nil {
+		err = st.CheckFresh(fc.StatePath, now, pol.StaleAfter)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stdout, "FAIL WAZUH_ANALYSISD_STATE: %v (run sends %.0f events/s until it can use the file)\n", err, pol.Safe())
+		return fmt.Errorf("WAZUH_ANALYSISD_STATE: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "ok   WAZUH_ANALYSISD_STATE %s: written %s ago, event queue %.0f %% of %d events, events_dropped %d, events_received %d\n",
+		fc.StatePath, now.Sub(st.ModTime).Truncate(time.Second), st.EventQueueUsage*100, st.EventQueueSize, st.EventsDropped, st.EventsReceived)
+	return nil
 }
 
 // checkState reports whether STATE_DIR can be used and every stored cursor

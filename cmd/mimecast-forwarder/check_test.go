@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,17 @@ func TestCheck(t *testing.T) {
 	}
 	downAddr := "tcp://" + down.Addr().String()
 	down.Close()
+
+	stateDir := t.TempDir()
+	freshState := filepath.Join(stateDir, "wazuh-analysisd.state")
+	writeWazuhState(t, freshState, wazuhState(t, 3, "0.12"))
+	staleState := filepath.Join(stateDir, "old.state")
+	writeWazuhState(t, staleState, wazuhState(t, 0, "0.00"))
+	hourAgo := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(staleState, hourAgo, hourAgo); err != nil {
+		t.Fatal(err)
+	}
+	missingState := filepath.Join(stateDir, "missing.state")
 
 	const wrongSecret = "WrongSecret-CHECK-4411"
 	cases := []struct {
@@ -72,6 +84,33 @@ func TestCheck(t *testing.T) {
 			"ok   syslog receiver reachable: ",
 			"FAIL checkpoint: ",
 		}},
+		{"wazuh state readable", with(v2Vars(t, sim, rcv.addr()), "WAZUH_ANALYSISD_STATE", freshState), 0, []string{
+			"ok   configuration is valid",
+			"ok   Mimecast API 2.0 at ",
+			"ok   syslog receiver reachable: [" + rcv.addr() + "], output rate limit: adaptive, from 1000 up to 50000 events/s, following " + freshState,
+			"ok   WAZUH_ANALYSISD_STATE " + freshState + ": written ",
+			"ok   STATE_DIR ",
+		}},
+		{"wazuh state missing", with(v2Vars(t, sim, rcv.addr()), "WAZUH_ANALYSISD_STATE", missingState), 1, []string{
+			"ok   configuration is valid",
+			"ok   Mimecast API 2.0 at ",
+			"ok   syslog receiver reachable: ",
+			"FAIL WAZUH_ANALYSISD_STATE: wazuh analysisd state: open " + missingState + ": no such file or directory (run sends 1000 events/s until it can use the file)",
+			"ok   STATE_DIR ",
+		}},
+		{"wazuh state stale", with(v2Vars(t, sim, rcv.addr()), "WAZUH_ANALYSISD_STATE", staleState, "SYSLOG_MAX_EPS", "700"), 1, []string{
+			"ok   configuration is valid",
+			"ok   Mimecast API 2.0 at ",
+			"ok   syslog receiver reachable: [" + rcv.addr() + "], output rate limit: adaptive, from 700 up to 700 events/s",
+			"FAIL WAZUH_ANALYSISD_STATE: state file not rewritten: " + staleState + " was last written 1h0m0s ago: is wazuh-analysisd running? (in Docker mount the directory, not the file) (run sends 700 events/s until it can use the file)",
+			"ok   STATE_DIR ",
+		}},
+		{"rate limit shown", with(v2Vars(t, sim, rcv.addr()), "SYSLOG_MAX_EPS", "0"), 0, []string{
+			"ok   configuration is valid",
+			"ok   Mimecast API 2.0 at ",
+			"ok   syslog receiver reachable: [" + rcv.addr() + "], output rate limit: unlimited",
+			"ok   STATE_DIR ",
+		}},
 		{"state dir not created yet", with(v2Vars(t, sim, rcv.addr()), "STATE_DIR", filepath.Join(t.TempDir(), "new")), 0, []string{
 			"ok   configuration is valid",
 			"ok   Mimecast API 2.0 at ",
@@ -109,6 +148,10 @@ func TestCheck(t *testing.T) {
 	r = runCmd(t, ctx, cases[4].vars, nil, "check")
 	if !strings.Contains(r.stdout, "connection refused") || !strings.Contains(r.stdout, downAddr) {
 		t.Errorf("receiver FAIL line does not name the receiver and the problem:\n%s", r.stdout)
+	}
+	r = runCmd(t, ctx, with(v2Vars(t, sim, rcv.addr()), "WAZUH_ANALYSISD_STATE", freshState), nil, "check")
+	if !regexp.MustCompile(`: written \d+s ago, event queue 12 % of 16384 events, events_dropped 3, events_received 0\n`).MatchString(r.stdout) {
+		t.Errorf("the state line does not say what the file says:\n%s", r.stdout)
 	}
 	rcv.drain(t)
 	if rcv.count() != 0 {

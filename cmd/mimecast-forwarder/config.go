@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/flowcontrol"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/transport"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
@@ -32,6 +33,7 @@ type config struct {
 	Format            syslogfmt.Config
 	Transport         transport.Config
 	Stdout            bool // no SYSLOG_ADDRESS: write messages to standard output (demo)
+	Flow              flowcontrol.Config
 	Pipeline          forwarder.Config
 	StateDir          string
 	MetricsAddress    string
@@ -142,6 +144,8 @@ func buildConfig(v values, e env, demo bool) (*config, error) {
 	}
 	c.Transport.TLSInsecureSkipVerify = insecure
 	c.Transport.ReplayWindow, err = parseDuration("SYSLOG_REPLAY_WINDOW", v["SYSLOG_REPLAY_WINDOW"], true)
+	bad(err)
+	c.Flow, err = flowcontrol.ParseConfig(v["SYSLOG_MAX_EPS"], v["WAZUH_ANALYSISD_STATE"])
 	bad(err)
 	if len(c.Transport.Addresses) == 0 {
 		if demo {

@@ -80,6 +80,8 @@ func TestConfigErrors(t *testing.T) {
 		{"log level and format", "run", with(base, "LOG_LEVEL", "loud", "LOG_FORMAT", "xml"), nil, []string{
 			`LOG_LEVEL "loud": want debug, info, warn or error`, `LOG_FORMAT "xml": want text or json`,
 		}},
+		{"max EPS negative", "run", with(base, "SYSLOG_MAX_EPS", "-5"), nil, []string{`SYSLOG_MAX_EPS "-5": want a whole number of events per second ≥ 0 (0 = unlimited, empty = automatic)`}},
+		{"max EPS fraction", "run", with(base, "SYSLOG_MAX_EPS", "99.5", "WAZUH_ANALYSISD_STATE", "/s"), nil, []string{`SYSLOG_MAX_EPS "99.5": want a whole number`}},
 		{"requests per minute", "run", with(base, "MIMECAST_REQUESTS_PER_MINUTE", "-1"), nil, []string{`MIMECAST_REQUESTS_PER_MINUTE "-1": want a number ≥ 0`}},
 		{"bad boolean env", "run", with(base, "SYSLOG_STRUCTURED_DATA", "maybe", "ONCE", "perhaps"), nil, []string{
 			`SYSLOG_STRUCTURED_DATA: "maybe" is not a boolean`, `--once / ONCE: "perhaps" is not a boolean`,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/checkpoint"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/flowcontrol"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/transport"
@@ -141,10 +142,11 @@ func serve(ctx context.Context, cfg *config, e env, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, version, revision)
 
-	metricsCtx, stopMetrics := context.WithCancel(context.Background())
+	// The metrics server and the flow controller run until serve returns.
+	bgCtx, stopBackground := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() {
-		stopMetrics()
+		stopBackground()
 		wg.Wait()
 	}()
 	var srv *metrics.Server
@@ -154,7 +156,7 @@ func serve(ctx context.Context, cfg *config, e env, log *slog.Logger) error {
 			return err
 		}
 		wg.Go(func() {
-			if err := srv.Serve(metricsCtx); err != nil {
+			if err := srv.Serve(bgCtx); err != nil {
 				log.Error("metrics server stopped", "err", err)
 			}
 		})
@@ -177,7 +179,7 @@ func serve(ctx context.Context, cfg *config, e env, log *slog.Logger) error {
 			return &configError{err: err}
 		}
 		defer ts.Close()
-		sender = ts
+		sender = limitOutput(bgCtx, cfg.Flow, ts, m, log, &wg)
 	}
 	sources, err := buildSources(cfg, m, log)
 	if err != nil {
@@ -221,6 +223,19 @@ func serve(ctx context.Context, cfg *config, e env, log *slog.Logger) error {
 		log.Info("stopped on signal; every committed cursor is on disk")
 	}
 	return nil
+}
+
+// limitOutput wraps sender with the output rate limit of fc and, with a
+// Wazuh state file, starts the Controller that adapts it until ctx is done
+// (wg waits for it).
+func limitOutput(ctx context.Context, fc flowcontrol.Config, sender forwarder.Sender, m *metrics.Metrics, log *slog.Logger, wg *sync.WaitGroup) forwarder.Sender {
+	lim := flowcontrol.NewLimiter(fc.StartRate(), m)
+	log.Info("output rate limit", "limit", fc.String())
+	if fc.Adaptive() {
+		ctl := flowcontrol.NewController(fc.StatePath, lim, fc.Policy(), m, log.With("component", "flowcontrol"))
+		wg.Go(func() { ctl.Run(ctx) })
+	}
+	return flowcontrol.NewSender(sender, lim)
 }
 
 // buildSources creates the sources of the configured API, sharing one

@@ -233,6 +233,22 @@ func startDaemon(t *testing.T, vars map[string]string) *daemon {
 	return d
 }
 
+// stop sends SIGTERM and waits up to 10 s for a clean exit.
+func (d *daemon) stop(t *testing.T) {
+	t.Helper()
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Fatalf("daemon exit after SIGTERM: %v\n%s", err, d.stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("daemon still running 10 s after SIGTERM\n%s", d.stderr.String())
+	}
+}
+
 func (d *daemon) metricsAddr(t *testing.T) string {
 	t.Helper()
 	var addr string
@@ -301,17 +317,7 @@ func TestDaemonLockHealthAndGracefulStop(t *testing.T) {
 
 	before := rcv.count()
 	eventually(t, "more live events", 10*time.Second, func() bool { return rcv.count() > before })
-	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-d.done:
-		if err != nil {
-			t.Fatalf("daemon exit after SIGTERM: %v\n%s", err, d.stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("daemon still running 10 s after SIGTERM\n%s", d.stderr.String())
-	}
+	d.stop(t)
 	if !strings.Contains(d.stderr.String(), "stopped on signal; every committed cursor is on disk") {
 		t.Errorf("no stop line in the log:\n%s", d.stderr.String())
 	}
@@ -458,17 +464,7 @@ func TestDaemonStopsWhileReceiverDown(t *testing.T) {
 		return strings.Count(d.stderr.String(), `msg="stream started"`) == len(simulator.AllTypes())
 	})
 	time.Sleep(300 * time.Millisecond) // let the batches reach the sender
-	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-d.done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, d.stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("still running 10 s after SIGTERM\n%s", d.stderr.String())
-	}
+	d.stop(t)
 	if !strings.Contains(d.stderr.String(), "msg=forwarded records=0 streams=10") {
 		t.Errorf("records were counted as forwarded with the receiver down:\n%s", d.stderr.String())
 	}

@@ -64,6 +64,8 @@ var settings = []setting{
 	{Env: "SYSLOG_TLS_SERVER_NAME", Help: "Server name to verify instead of the host in SYSLOG_ADDRESS."},
 	{Env: "SYSLOG_TLS_INSECURE_SKIP_VERIFY", Default: "false", Bool: true, Help: "Do not verify the receiver's certificate (logged loudly; for tests only)."},
 	{Env: "SYSLOG_REPLAY_WINDOW", Default: "2s", Help: "After an unexpected disconnect, send again the messages of this last span (0 disables): covers a receiver killed with data still unread in its socket."},
+	{Env: "SYSLOG_MAX_EPS", Help: "Most events per second sent, all streams together; 0 = unlimited. Empty: 1000, or with WAZUH_ANALYSISD_STATE an adaptive rate from 1000 up to 50000. A number with WAZUH_ANALYSISD_STATE is the adaptive rate's ceiling. A default Wazuh manager drops events silently when sent more than it can analyse."},
+	{Env: "WAZUH_ANALYSISD_STATE", Help: "Path of the Wazuh manager's wazuh-analysisd.state (e.g. /var/ossec/var/run/wazuh-analysisd.state, read-only): adapt the rate to analysisd's queue and drops. Empty: a fixed rate."},
 	{Env: "STATE_DIR", Default: "/var/lib/mimecast-forwarder", Help: "Directory of the cursors and the lock file. demo: a temporary directory unless set."},
 	{Env: "METRICS_ADDRESS", Default: ":9810", Help: "Listen address of /metrics, /healthz and /readyz (empty: disabled)."},
 	{Env: "LOG_LEVEL", Default: "info", Help: "debug, info, warn or error."},
