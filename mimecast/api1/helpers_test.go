@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -37,34 +36,6 @@ var (
 	testSecret    = []byte("0123456789abcdef-secret-key-bytes")
 	testSecretB64 = base64.StdEncoding.EncodeToString(testSecret)
 )
-
-// samplesDir returns <repo root>/../shared/mimecast-samples.
-func samplesDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "mimecast-samples")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
-
-func readSample(t testing.TB, rel string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(samplesDir(t), rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // verifySignature checks a request as Mimecast does, with its own HMAC code
 // (independent of Signature). It returns "" when the request is valid.

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 func day(s string) time.Time {
@@ -438,28 +437,8 @@ func TestDownloadsDoNotUseBudget(t *testing.T) {
 	}
 }
 
-// samplesFile returns <repo root>/../shared/mimecast-samples/rel.
-func samplesFile(t testing.TB, rel string) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "mimecast-samples", rel)
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-}
-
 func TestRealSamples(t *testing.T) {
-	data, err := os.ReadFile(samplesFile(t, "v2-cg/sekoia-intake-formats.ndjson"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := mimecasttest.ReadFile(t, mimecasttest.V2CG)
 	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 	e := newEnv(t, nil)
 	e.api.files["samples.gz"] = gz(t, data)
