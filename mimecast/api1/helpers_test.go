@@ -18,11 +18,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 const (
@@ -180,7 +181,7 @@ type env struct {
 	cfg  Config
 	m    *metrics.Metrics
 	src  *Source
-	logs *bytes.Buffer
+	logs *mimecasttest.SyncBuffer
 }
 
 func newEnv(t *testing.T, mod func(*Config), answer func(w http.ResponseWriter, req siemRequest, n int)) *env {
@@ -194,8 +195,8 @@ func newEnv(t *testing.T, mod func(*Config), answer func(w http.ResponseWriter, 
 		mod(&cfg)
 	}
 	m := metrics.New(prometheus.NewRegistry(), "test", "test")
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &mimecasttest.SyncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	client, err := NewClient(cfg, mimecast.ClientConfig{
 		RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond,
 		Transport: fs.srv.Client().Transport,
@@ -209,17 +210,6 @@ func newEnv(t *testing.T, mod func(*Config), answer func(w http.ResponseWriter, 
 		t.Fatal(err)
 	}
 	return &env{fs: fs, cfg: cfg, m: m, src: src, logs: logs}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // collected is a copy of one record.
@@ -277,22 +267,10 @@ func tmpFiles(t *testing.T, dir string) []string {
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
-// value returns the value of a counter or gauge (prometheus/testutil cannot
-// be used: it needs a go.mod entry for github.com/kylelemons/godebug).
-func value(t *testing.T, m prometheus.Metric) float64 {
+// value returns the value of a counter or gauge series.
+func value(t *testing.T, m prometheus.Collector) float64 {
 	t.Helper()
-	var d dto.Metric
-	if err := m.Write(&d); err != nil {
-		t.Fatal(err)
-	}
-	switch {
-	case d.Counter != nil:
-		return d.Counter.GetValue()
-	case d.Gauge != nil:
-		return d.Gauge.GetValue()
-	}
-	t.Fatal("not a counter or gauge")
-	return 0
+	return testutil.ToFloat64(m)
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
