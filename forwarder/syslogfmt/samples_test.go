@@ -1,8 +1,6 @@
 package syslogfmt
 
 import (
-	"bytes"
-	"encoding/json"
 	"testing"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
@@ -13,16 +11,6 @@ import (
 type sample struct {
 	name string
 	rec  source.Record
-}
-
-// compact returns b as compact JSON.
-func compact(t testing.TB, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, b); err != nil {
-		t.Fatalf("compact %q: %v", b, err)
-	}
-	return buf.Bytes()
 }
 
 // loadSamples turns every real sample event (mimecasttest.Events: the 23

@@ -60,7 +60,7 @@ func Events(tb testing.TB) []Event {
 			tb.Fatalf("mimecasttest: %s line %d: type %q, timestamp %v", V2CG, i+1, typ, err)
 		}
 		out = append(out, Event{Name: "v2-" + strings.ReplaceAll(typ, " ", "-") + "-" + strconv.Itoa(i+1),
-			Type: typ, Time: time.UnixMilli(ms), JSON: compact(tb, l)})
+			Type: typ, Time: time.UnixMilli(ms), JSON: Compact(tb, l)})
 	}
 	var doc struct {
 		Data []json.RawMessage `json:"data"`
@@ -113,11 +113,12 @@ func v1Event(tb testing.TB, name, typ string, b []byte) Event {
 	if err != nil {
 		tb.Fatalf("mimecasttest: %s: %v", name, err)
 	}
-	return Event{Name: name, Type: typ, Time: ts, JSON: compact(tb, b)}
+	return Event{Name: name, Type: typ, Time: ts, JSON: Compact(tb, b)}
 }
 
-// compact returns b as compact JSON.
-func compact(tb testing.TB, b []byte) []byte {
+// Compact returns the JSON text b without insignificant white space (as the
+// forwarder sends events), failing tb if b is not valid JSON.
+func Compact(tb testing.TB, b []byte) []byte {
 	tb.Helper()
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, b); err != nil {
