@@ -109,6 +109,7 @@ func (r *rsyslog) start() error {
 			return nil
 		}
 		if time.Now().After(deadline) {
+			r.kill() // reap it, whether it exited or hangs
 			log, _ := os.ReadFile(r.stderr)
 			return fmt.Errorf("rsyslogd did not listen on %s: %w\n%s", r.addr, err, log)
 		}
