@@ -28,26 +28,9 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api2"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
 )
-
-// clock is a settable clock shared by the simulator and the API client.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // received is one message as the receiver got it.
 type received struct {
@@ -205,7 +188,7 @@ func eventually(t *testing.T, what string, timeout time.Duration, cond func() bo
 
 type harness struct {
 	t     *testing.T
-	clk   *clock
+	clk   *mimecasttest.Clock
 	sim   *simulator.Simulator
 	rcv   *receiver
 	state string
@@ -219,7 +202,7 @@ type harness struct {
 
 func newHarness(t *testing.T, opts simulator.Options) *harness {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+	clk := mimecasttest.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
 	if opts.History == 0 {
 		opts.History = 2 * time.Hour
 	}
@@ -610,7 +593,7 @@ func TestEndToEndFaults(t *testing.T) {
 // token_expired, the forwarder authenticates again once and goes on.
 func TestEndToEndTokenExpiry(t *testing.T) {
 	var skew atomic.Int64
-	clk := &clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+	clk := mimecasttest.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
 	h := newHarness(t, simulator.Options{History: time.Hour, RecordsPerFile: 4,
 		Now: func() time.Time { return clk.Now().Add(time.Duration(skew.Load())) }})
 	h.clk = clk

@@ -33,6 +33,7 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api1"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
 )
 
@@ -151,7 +152,7 @@ func v1Timestamp(t *testing.T, js []byte) string {
 // v1Harness runs forwarders against the simulator's API 1.0.
 type v1Harness struct {
 	t     *testing.T
-	clk   *clock
+	clk   *mimecasttest.Clock
 	sim   *simulator.Simulator
 	rcv   *receiver
 	state string
@@ -161,7 +162,7 @@ type v1Harness struct {
 
 func newV1Harness(t *testing.T, opts simulator.Options) *v1Harness {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+	clk := mimecasttest.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
 	opts.History = v1History * 15 * time.Minute
 	opts.LiveInterval = time.Minute
 	opts.RecordsPerFile = v1Records

@@ -1,57 +1,20 @@
 package mimecast
 
 import (
-	"bufio"
 	"bytes"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
-// samplesDir returns <repo root>/../shared/mimecast-samples.
-func samplesDir(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "mimecast-samples")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
-
-func sampleLines(tb testing.TB) [][]byte {
-	tb.Helper()
-	data, err := os.ReadFile(filepath.Join(samplesDir(tb), "v2-cg", "sekoia-intake-formats.ndjson"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var lines [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		lines = append(lines, bytes.Clone(sc.Bytes()))
-	}
-	return lines
-}
-
 func TestSamplesNormalizeAndTime(t *testing.T) {
-	lines := sampleLines(t)
-	if len(lines) != 23 {
-		t.Fatalf("%d sample lines", len(lines))
-	}
+	lines := mimecasttest.V2CGLines(t)
 	for i, l := range lines {
 		out, err := NormalizeEvent(nil, l)
 		if err != nil {
@@ -90,7 +53,7 @@ func TestSkipReporter(t *testing.T) {
 // BenchmarkNormalizeEventTime measures the per-record work of both APIs:
 // validate + compact one real event, then read its time.
 func BenchmarkNormalizeEventTime(b *testing.B) {
-	lines := sampleLines(b)
+	lines := mimecasttest.V2CGLines(b)
 	var total int
 	for _, l := range lines {
 		total += len(l)
@@ -115,7 +78,7 @@ func BenchmarkNormalizeEventTime(b *testing.B) {
 
 // BenchmarkEventTime measures EventTime alone on a compact event.
 func BenchmarkEventTime(b *testing.B) {
-	lines := sampleLines(b)
+	lines := mimecasttest.V2CGLines(b)
 	objs := make([][]byte, len(lines))
 	for i, l := range lines {
 		objs[i], _ = NormalizeEvent(nil, l)

@@ -1,7 +1,6 @@
 package mimecast
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,30 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newTestClient(t *testing.T, cfg ClientConfig) (*Client, *metrics.Metrics, *syncBuffer) {
+func newTestClient(t *testing.T, cfg ClientConfig) (*Client, *metrics.Metrics, *mimecasttest.SyncBuffer) {
 	t.Helper()
 	m := metrics.New(prometheus.NewRegistry(), "test", "rev")
-	logs := &syncBuffer{}
+	logs := &mimecasttest.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if cfg.RetryWaitMin == 0 {
 		cfg.RetryWaitMin = time.Millisecond

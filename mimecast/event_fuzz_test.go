@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 // normalizeEventRef is NormalizeEvent as first written, on encoding/json
@@ -85,7 +87,7 @@ func checkAgainstEncodingJSON(t *testing.T, in []byte) {
 // json.Compact when valid, and NormalizeEvent's result and error unchanged.
 // Seeds: the real samples, the cases below and testdata/fuzz.
 func FuzzNormalizeEvent(f *testing.F) {
-	for _, l := range sampleLines(f) {
+	for _, l := range mimecasttest.V2CGLines(f) {
 		f.Add(l)
 	}
 	for _, s := range compactCases {
@@ -130,7 +132,7 @@ func TestNormalizeEventMatchesEncodingJSON(t *testing.T) {
 	for _, s := range compactCases {
 		checkAgainstEncodingJSON(t, []byte(s))
 	}
-	for _, l := range sampleLines(t) {
+	for _, l := range mimecasttest.V2CGLines(t) {
 		checkAgainstEncodingJSON(t, l)
 		// The same event pretty-printed must compact back to itself.
 		var pretty bytes.Buffer

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 func TestNormalizeEvent(t *testing.T) {
@@ -84,7 +86,7 @@ func TestEventTimeAllocs(t *testing.T) {
 // BenchmarkNormalizeEventTimeOnePass is BenchmarkNormalizeEventTime with
 // the one-pass NormalizeEventTime the API 2.0 source uses.
 func BenchmarkNormalizeEventTimeOnePass(b *testing.B) {
-	lines := sampleLines(b)
+	lines := mimecasttest.V2CGLines(b)
 	var total int
 	for _, l := range lines {
 		total += len(l)

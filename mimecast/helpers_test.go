@@ -4,24 +4,13 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// value returns the value of a counter or gauge (like testutil.ToFloat64).
-func value(t *testing.T, m prometheus.Metric) float64 {
+// value returns the value of a counter or gauge series.
+func value(t *testing.T, m prometheus.Collector) float64 {
 	t.Helper()
-	var d dto.Metric
-	if err := m.Write(&d); err != nil {
-		t.Fatal(err)
-	}
-	switch {
-	case d.Counter != nil:
-		return d.Counter.GetValue()
-	case d.Gauge != nil:
-		return d.Gauge.GetValue()
-	}
-	t.Fatalf("not a counter or gauge: %v", m.Desc())
-	return 0
+	return testutil.ToFloat64(m)
 }
 
 // count returns the number of series a collector exports.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
 )
 
@@ -57,24 +57,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a concurrent reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // result is the outcome of one in-process command.
 type result struct {
 	code           int
@@ -84,7 +66,7 @@ type result struct {
 // fakeEnv builds an env from a map of environment variables and a map of
 // files (name → content) served by readFile; files not in the map are read
 // from disk.
-func fakeEnv(vars map[string]string, files map[string]string, stdout, stderr *syncBuffer) env {
+func fakeEnv(vars map[string]string, files map[string]string, stdout, stderr *mimecasttest.SyncBuffer) env {
 	return env{
 		stdout: stdout,
 		stderr: stderr,
@@ -101,7 +83,7 @@ func fakeEnv(vars map[string]string, files map[string]string, stdout, stderr *sy
 // runCmd runs runMain in-process with vars as the environment.
 func runCmd(t *testing.T, ctx context.Context, vars map[string]string, files map[string]string, args ...string) result {
 	t.Helper()
-	var out, errb syncBuffer
+	var out, errb mimecasttest.SyncBuffer
 	code := runMain(ctx, args, fakeEnv(vars, files, &out, &errb))
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }

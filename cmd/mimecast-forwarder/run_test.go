@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
 )
 
@@ -209,7 +210,7 @@ func TestRunOnceV1(t *testing.T) {
 // daemon is the built binary running `run` in the background.
 type daemon struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *mimecasttest.SyncBuffer
 	done   chan error
 }
 
@@ -217,7 +218,7 @@ var metricsAddrRE = regexp.MustCompile(`msg="serving metrics" address=(127\.0\.0
 
 func startDaemon(t *testing.T, vars map[string]string) *daemon {
 	t.Helper()
-	d := &daemon{stderr: &syncBuffer{}, done: make(chan error, 1)}
+	d := &daemon{stderr: &mimecasttest.SyncBuffer{}, done: make(chan error, 1)}
 	d.cmd = binCmd(context.Background(), vars, "run")
 	d.cmd.Stderr = d.stderr
 	if err := d.cmd.Start(); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/leodido/go-syslog/v4/rfc5424"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 var fixedNow = time.Date(2026, 11, 28, 16, 10, 0, 123_456_789, time.UTC)
@@ -104,7 +105,7 @@ func TestGolden(t *testing.T) {
 		{
 			name: "v2 url protect blocked",
 			cfg:  testConfig(),
-			rec:  source.Record{Type: "url protect", Time: time.UnixMilli(1715767102752), JSON: compact(t, []byte(v2url))},
+			rec:  source.Record{Type: "url protect", Time: time.UnixMilli(1715767102752), JSON: mimecasttest.Compact(t, []byte(v2url))},
 			want: `<132>1 2024-05-15T09:58:22.752Z fwd01 mimecast - url-protect [origin software="mimecast-forwarder" swVersion="1.2.3"] ` +
 				`{"mimecast":{"logType":"url protect","processingId":"processingId","aggregateId":"aggregateId","timestamp":1715767102752,"accountId":"ANONYMIZED","urlCategory":"Phishing & Fraud","action":"Block","url":"http://example.net","subject":"Redacted","sourceIp":"1.2.3.4","senderDomain":"example.com","senderEnvelope":"janedoe@example.com","route":"inbound","recipients":"johndoe@corp.net","blockReason":"malicious","messageId":"<11111111111111111111111111111111111111@example.com>","analysis":"{\"CredentialTheftEvidence\":[\"The website uses an unencrypted connection\"],\"CredentialTheftTags\":[\"NO_CERTIFICATE\",\"NO_IMAGES_PASSED_FILTERING\",\"REDIRECTION\",\"REMOTE_RESOURCES\"]}","type":"url protect","subtype":"Block","_offset":106007,"_partition":137}}`,
 		},

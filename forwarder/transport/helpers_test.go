@@ -25,6 +25,7 @@ import (
 	"github.com/leodido/go-syslog/v4/octetcounting"
 	"github.com/leodido/go-syslog/v4/rfc5424"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 )
@@ -67,21 +68,8 @@ func newSender(t testing.TB, env *testEnv, c Config) *Sender {
 	return s
 }
 
-// value returns the value of one counter or gauge series (like
-// testutil.ToFloat64, which needs a module that go.mod does not list).
-func value(c prometheus.Collector) float64 {
-	r := prometheus.NewRegistry()
-	r.MustRegister(c)
-	mfs, err := r.Gather()
-	if err != nil || len(mfs) != 1 || len(mfs[0].GetMetric()) != 1 {
-		panic(fmt.Sprintf("value: want exactly one series, got %v (%v)", mfs, err))
-	}
-	m := mfs[0].GetMetric()[0]
-	if m.GetCounter() != nil {
-		return m.GetCounter().GetValue()
-	}
-	return m.GetGauge().GetValue()
-}
+// value returns the value of one counter or gauge series.
+func value(c prometheus.Collector) float64 { return testutil.ToFloat64(c) }
 
 // histCount returns the sample count of a histogram series.
 func histCount(t testing.TB, reg *prometheus.Registry, name, receiver string) uint64 {

@@ -85,7 +85,10 @@ func startRsyslog(t testing.TB, o rsyslogOpts) *rsyslog {
 	return r
 }
 
-// start runs rsyslogd in the foreground and waits for its port.
+// start runs rsyslogd in the foreground and waits for its port. The pid
+// file is the instance's own (-i): with the default, /run/rsyslogd.pid,
+// rsyslogd refuses to start while another instance (such as the machine's
+// system logger) runs.
 func (r *rsyslog) start() error {
 	os.Remove(r.pid)
 	errf, err := os.OpenFile(r.stderr, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -106,6 +109,7 @@ func (r *rsyslog) start() error {
 			return nil
 		}
 		if time.Now().After(deadline) {
+			r.kill() // reap it, whether it exited or hangs
 			log, _ := os.ReadFile(r.stderr)
 			return fmt.Errorf("rsyslogd did not listen on %s: %w\n%s", r.addr, err, log)
 		}
@@ -222,6 +226,24 @@ func TestRsyslogTCP(t *testing.T) {
 		r := startRsyslog(t, rsyslogOpts{})
 		sendAndCheck(t, r, testConfig(ProfileWazuh, "tcp://"+r.addr))
 	})
+}
+
+// TestRsyslogInstancesIndependent runs two test rsyslogds at once. Each has
+// its own pid file, port, configuration and work directory, so a test never
+// needs another rsyslogd stopped first: not another test's, nor the
+// machine's own system logger (with rsyslogd's default pid file,
+// /run/rsyslogd.pid, the second instance would refuse to start).
+func TestRsyslogInstancesIndependent(t *testing.T) {
+	a := startRsyslog(t, rsyslogOpts{})
+	b := startRsyslog(t, rsyslogOpts{})
+	if a.addr == b.addr || a.pid == b.pid || a.dir == b.dir {
+		t.Fatalf("instances share a port, pid file or directory: %s %s, %s %s", a.addr, b.addr, a.pid, b.pid)
+	}
+	sendAndCheck(t, a, testConfig(ProfileRFC, "tcp://"+a.addr))
+	if data, err := os.ReadFile(b.out); len(data) != 0 || (err != nil && !errors.Is(err, os.ErrNotExist)) {
+		t.Errorf("the other instance wrote %.200q (%v)", data, err)
+	}
+	sendAndCheck(t, b, testConfig(ProfileRFC, "tcp://"+b.addr))
 }
 
 func TestRsyslogTLS(t *testing.T) {

@@ -13,14 +13,15 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 // benchBatch spools a zip of 10 members × 1000 events and returns a batch
 // reading it.
 func benchBatch(b *testing.B, keyValue bool) (*fileBatch, int) {
 	b.Helper()
-	event := bytes.TrimSpace(bytes.SplitN(readSample(b, "v1-json/elastic-integrations_test-siem-docs-logs.ndjson"), []byte("\n"), 2)[0])
-	line := bytes.TrimSpace(readSample(b, "v1-key_value/mimecast-docs-example.log"))
+	event := mimecasttest.Lines(b, mimecasttest.V1JSONElastic)[0]
+	line := mimecasttest.KeyValueLine(b)
 	var members []zipMember
 	const perMember = 1000
 	for i, p := range []string{"receipt_", "process_", "delivery_", "av_", "spameventthread_", "iep_", "impersonation_", "ttp_url_", "ttp_ap_", "jrnl_"} {

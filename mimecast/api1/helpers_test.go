@@ -12,18 +12,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 const (
@@ -37,34 +37,6 @@ var (
 	testSecret    = []byte("0123456789abcdef-secret-key-bytes")
 	testSecretB64 = base64.StdEncoding.EncodeToString(testSecret)
 )
-
-// samplesDir returns <repo root>/../shared/mimecast-samples.
-func samplesDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "mimecast-samples")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
-
-func readSample(t testing.TB, rel string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(samplesDir(t), rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // verifySignature checks a request as Mimecast does, with its own HMAC code
 // (independent of Signature). It returns "" when the request is valid.
@@ -209,7 +181,7 @@ type env struct {
 	cfg  Config
 	m    *metrics.Metrics
 	src  *Source
-	logs *bytes.Buffer
+	logs *mimecasttest.SyncBuffer
 }
 
 func newEnv(t *testing.T, mod func(*Config), answer func(w http.ResponseWriter, req siemRequest, n int)) *env {
@@ -223,8 +195,8 @@ func newEnv(t *testing.T, mod func(*Config), answer func(w http.ResponseWriter, 
 		mod(&cfg)
 	}
 	m := metrics.New(prometheus.NewRegistry(), "test", "test")
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &mimecasttest.SyncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	client, err := NewClient(cfg, mimecast.ClientConfig{
 		RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond,
 		Transport: fs.srv.Client().Transport,
@@ -238,17 +210,6 @@ func newEnv(t *testing.T, mod func(*Config), answer func(w http.ResponseWriter, 
 		t.Fatal(err)
 	}
 	return &env{fs: fs, cfg: cfg, m: m, src: src, logs: logs}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // collected is a copy of one record.
@@ -306,22 +267,10 @@ func tmpFiles(t *testing.T, dir string) []string {
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
-// value returns the value of a counter or gauge (prometheus/testutil cannot
-// be used: it needs a go.mod entry for github.com/kylelemons/godebug).
-func value(t *testing.T, m prometheus.Metric) float64 {
+// value returns the value of a counter or gauge series.
+func value(t *testing.T, m prometheus.Collector) float64 {
 	t.Helper()
-	var d dto.Metric
-	if err := m.Write(&d); err != nil {
-		t.Fatal(err)
-	}
-	switch {
-	case d.Counter != nil:
-		return d.Counter.GetValue()
-	case d.Gauge != nil:
-		return d.Gauge.GetValue()
-	}
-	t.Fatal("not a counter or gauge")
-	return 0
+	return testutil.ToFloat64(m)
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -16,6 +16,7 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 // elasticPrefixes names the member prefix of each line of the elastic sample.
@@ -25,8 +26,8 @@ var elasticPrefixes = []string{
 }
 
 func TestJSONSamplesRoundTrip(t *testing.T) {
-	demisto := readSample(t, "v1-json/demisto-content_siem_response_multiple_events.json")
-	lines := bytes.Split(bytes.TrimSpace(readSample(t, "v1-json/elastic-integrations_test-siem-docs-logs.ndjson")), []byte("\n"))
+	demisto := mimecasttest.ReadFile(t, mimecasttest.V1JSONDemisto)
+	lines := mimecasttest.Lines(t, mimecasttest.V1JSONElastic)
 	if len(lines) != len(elasticPrefixes) {
 		t.Fatalf("elastic sample has %d lines, want %d", len(lines), len(elasticPrefixes))
 	}
@@ -141,7 +142,7 @@ func sortStrings(s []string) {
 }
 
 func TestKeyValueMembers(t *testing.T) {
-	sample := bytes.TrimRight(readSample(t, "v1-key_value/mimecast-docs-example.log"), "\n")
+	sample := mimecasttest.KeyValueLine(t)
 	piped := []byte(`datetime=2017-05-26T16:47:41-0400|aCode=x|Subject=\a | b\|Act=Acc`)
 	bad := []byte(`not a key value line`)
 	member := bytes.Join([][]byte{sample, piped, {}, bad}, []byte("\r\n"))

@@ -25,14 +25,14 @@ func TestTokenCachedAndRefreshedBeforeExpiry(t *testing.T) {
 		t.Fatalf("3 fetches obtained %d tokens, want 1", n)
 	}
 	// expires_in 1799 s: still cached 1738 s later, refreshed at 1739 s (60 s early).
-	e.clk.add(1738 * time.Second)
+	e.clk.Advance(1738 * time.Second)
 	if _, err := s.Fetch(t.Context(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.api.tokenCount(); n != 1 {
 		t.Fatalf("token refreshed too early (%d tokens)", n)
 	}
-	e.clk.add(time.Second)
+	e.clk.Advance(time.Second)
 	if _, err := s.Fetch(t.Context(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +60,11 @@ func TestTokenShortLifeRefreshedAtHalfLife(t *testing.T) {
 	if _, err := s.Fetch(t.Context(), nil); err != nil {
 		t.Fatal(err)
 	}
-	e.clk.add(29 * time.Second)
+	e.clk.Advance(29 * time.Second)
 	if _, err := s.Fetch(t.Context(), nil); err != nil {
 		t.Fatal(err)
 	}
-	e.clk.add(time.Second)
+	e.clk.Advance(time.Second)
 	if _, err := s.Fetch(t.Context(), nil); err != nil {
 		t.Fatal(err)
 	}

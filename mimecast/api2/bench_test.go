@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
 
@@ -14,16 +13,14 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 // BenchmarkBatchRecords measures a whole batch file through Records over
 // loopback HTTP: download, gunzip, split, NormalizeEvent and EventTime.
 // The file is the real samples repeated to about 16 MiB uncompressed.
 func BenchmarkBatchRecords(b *testing.B) {
-	data, err := os.ReadFile(samplesFile(b, "v2-cg/sekoia-intake-formats.ndjson"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	data := mimecasttest.ReadFile(b, mimecasttest.V2CG)
 	var plain bytes.Buffer
 	for plain.Len() < 16<<20 {
 		plain.Write(data)
@@ -63,10 +60,7 @@ func BenchmarkBatchRecords(b *testing.B) {
 // BenchmarkGunzipSplit measures gunzip + line splitting + NormalizeEvent +
 // EventTime without HTTP.
 func BenchmarkGunzipSplit(b *testing.B) {
-	data, err := os.ReadFile(samplesFile(b, "v2-cg/sekoia-intake-formats.ndjson"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	data := mimecasttest.ReadFile(b, mimecasttest.V2CG)
 	var plain bytes.Buffer
 	for plain.Len() < 16<<20 {
 		plain.Write(data)

@@ -15,11 +15,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 const (
@@ -202,52 +203,11 @@ func gz(t testing.TB, data []byte) []byte {
 	return b.Bytes()
 }
 
-// clock is an injectable, settable "now".
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	api  *fakeAPI
 	m    *metrics.Metrics
-	logs *syncBuffer
-	clk  *clock
+	logs *mimecasttest.SyncBuffer
+	clk  *mimecasttest.Clock
 	srcs []source.Source
 	cfg  Config
 }
@@ -255,11 +215,11 @@ type env struct {
 // newEnv builds sources against a fresh fake API; mod adjusts the config.
 func newEnv(t *testing.T, mod func(*Config)) *env {
 	t.Helper()
-	e := &env{api: newFakeAPI(t), m: metrics.New(prometheus.NewRegistry(), "t", "r"), logs: &syncBuffer{},
-		clk: &clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}}
+	e := &env{api: newFakeAPI(t), m: metrics.New(prometheus.NewRegistry(), "t", "r"), logs: &mimecasttest.SyncBuffer{},
+		clk: mimecasttest.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))}
 	e.cfg = Config{
 		BaseURL: e.api.srv.URL + "/", ClientID: testID, ClientSecret: testSecret,
-		Types: []string{"receipt", "url protect"}, Now: e.clk.now,
+		Types: []string{"receipt", "url protect"}, Now: e.clk.Now,
 		Client: mimecast.ClientConfig{RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond},
 	}
 	if mod != nil {
@@ -316,20 +276,10 @@ func collect(t *testing.T, b source.Batch) ([]gotRecord, error) {
 	return out, err
 }
 
-func value(t *testing.T, m prometheus.Metric) float64 {
+// value returns the value of a counter or gauge series.
+func value(t *testing.T, m prometheus.Collector) float64 {
 	t.Helper()
-	var d dto.Metric
-	if err := m.Write(&d); err != nil {
-		t.Fatal(err)
-	}
-	switch {
-	case d.Counter != nil:
-		return d.Counter.GetValue()
-	case d.Gauge != nil:
-		return d.Gauge.GetValue()
-	}
-	t.Fatalf("not a counter or gauge")
-	return 0
+	return testutil.ToFloat64(m)
 }
 
 func (f *fakeAPI) tokenCount() int {

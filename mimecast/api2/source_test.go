@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 func day(s string) time.Time {
@@ -57,7 +56,7 @@ func TestStartCursor(t *testing.T) {
 		t.Errorf("no clamp warning:\n%s", e.logs)
 	}
 	s := e.src(t, "receipt")
-	e.clk.set(day("2026-11-28T12:00:00Z"))
+	e.clk.Set(day("2026-11-28T12:00:00Z"))
 	c, err := s.startCursor(nil)
 	if err != nil || c != (Cursor{1, "2026-11-21", ""}) {
 		t.Errorf("clamped look-back: %+v %v", c, err)
@@ -88,7 +87,7 @@ func TestStartCursor(t *testing.T) {
 
 func TestFetchPagingAndDayAdvance(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.PageSize = 50 })
-	e.clk.set(day("2026-11-28T00:30:00Z"))
+	e.clk.Set(day("2026-11-28T00:30:00Z"))
 	e.api.list = func(w http.ResponseWriter, q map[string]string, hit int) {
 		switch hit {
 		case 1:
@@ -115,7 +114,7 @@ func TestFetchPagingAndDayAdvance(t *testing.T) {
 	if !b.CaughtUp() || string(b.Cursor()) != `{"v":1,"day":"2026-11-27","nextPage":"page3"}` {
 		t.Errorf("page 2: caughtUp %v cursor %s", b.CaughtUp(), b.Cursor())
 	}
-	e.clk.set(day("2026-11-28T01:00:00Z"))
+	e.clk.Set(day("2026-11-28T01:00:00Z"))
 	b, err = s.Fetch(t.Context(), b.Cursor())
 	if err != nil {
 		t.Fatal(err)
@@ -169,8 +168,8 @@ func TestListingRetries(t *testing.T) {
 	if b.CaughtUp() {
 		t.Error("caught up on a past day: want the stream to go on with the next day")
 	}
-	if c, err := ParseCursor(b.Cursor()); err != nil || c.Day != e.clk.now().Format(dayLayout) {
-		t.Errorf("cursor = %+v (%v), want today %s", c, err, e.clk.now().Format(dayLayout))
+	if c, err := ParseCursor(b.Cursor()); err != nil || c.Day != e.clk.Now().Format(dayLayout) {
+		t.Errorf("cursor = %+v (%v), want today %s", c, err, e.clk.Now().Format(dayLayout))
 	}
 	ep := metrics.EndpointBatchList
 	if got := value(t, e.m.APIRateLimited.WithLabelValues(ep)); got != 2 {
@@ -438,28 +437,8 @@ func TestDownloadsDoNotUseBudget(t *testing.T) {
 	}
 }
 
-// samplesFile returns <repo root>/../shared/mimecast-samples/rel.
-func samplesFile(t testing.TB, rel string) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "mimecast-samples", rel)
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-}
-
 func TestRealSamples(t *testing.T) {
-	data, err := os.ReadFile(samplesFile(t, "v2-cg/sekoia-intake-formats.ndjson"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := mimecasttest.ReadFile(t, mimecasttest.V2CG)
 	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 	e := newEnv(t, nil)
 	e.api.files["samples.gz"] = gz(t, data)
@@ -503,7 +482,7 @@ func TestURLExpiredWhileSending(t *testing.T) {
 	e := newEnv(t, nil)
 	e.api.files["a.gz"] = gz(t, []byte(event(1000, "a1")+"\n"))
 	e.api.fileCode["b.gz"] = http.StatusForbidden
-	listed := e.clk.now()
+	listed := e.clk.Now()
 	until := listed.Add(15 * time.Minute).UTC().Format(time.RFC3339)
 	e.api.list = func(w http.ResponseWriter, q map[string]string, hit int) {
 		fmt.Fprintf(w, `{"value":[{"url":%q,"expiry":%q,"size":1},{"url":%q,"expiry":%q,"size":1}],"isCaughtUp":true}`,
@@ -515,7 +494,7 @@ func TestURLExpiredWhileSending(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = b.Records(t.Context(), func(*source.Record) error {
-		e.clk.set(listed.Add(20 * time.Minute)) // the receiver was down for 20 minutes
+		e.clk.Set(listed.Add(20 * time.Minute)) // the receiver was down for 20 minutes
 		return nil
 	})
 	if !errors.Is(err, ErrURLExpiredMeanwhile) || !strings.Contains(err.Error(), "file 2 of 2") {
@@ -525,7 +504,7 @@ func TestURLExpiredWhileSending(t *testing.T) {
 		t.Errorf("files_skipped{expired_url} = %v, want 0: the file must not be skipped", got)
 	}
 
-	e.clk.set(listed)
+	e.clk.Set(listed)
 	b, err = src.Fetch(t.Context(), nil)
 	if err != nil {
 		t.Fatal(err)

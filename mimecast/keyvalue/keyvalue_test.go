@@ -4,40 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
-
-// samplesDir returns <repo root>/../shared/mimecast-samples.
-func samplesDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "mimecast-samples")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-}
-
-func sampleLine(t testing.TB) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(samplesDir(t), "v1-key_value", "mimecast-docs-example.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bytes.TrimRight(b, "\r\n")
-}
 
 type kv struct {
 	k, v    string
@@ -53,7 +25,7 @@ func pairsOf(ps []Pair) []kv {
 }
 
 func TestParseSample(t *testing.T) {
-	line := sampleLine(t)
+	line := mimecasttest.KeyValueLine(t)
 	ps, err := Parse(line)
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +255,7 @@ func checkInvariants(t *testing.T, line []byte) {
 }
 
 func FuzzParse(f *testing.F) {
-	f.Add(sampleLine(f))
+	f.Add(mimecasttest.KeyValueLine(f))
 	for _, s := range []string{
 		"", "=", "a=", "a=b", `a=\`, `a=\\`, `a=\x|y\|b=1`, `a=\x|b=\|c=3`,
 		`j={"a":"|b=1"}|c=2`, `j=[1,2|k=3`, "a=1|a=2|a_2=3", "a=1||b=2", "a=1|", "|a=1",
@@ -297,7 +269,7 @@ func FuzzParse(f *testing.F) {
 }
 
 func BenchmarkParseAppendJSON(b *testing.B) {
-	line := sampleLine(b)
+	line := mimecasttest.KeyValueLine(b)
 	var dst []byte
 	b.ReportAllocs()
 	b.SetBytes(int64(len(line)))

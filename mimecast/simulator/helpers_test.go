@@ -11,30 +11,11 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
-
-// clock is a controllable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock(t time.Time) *clock { return &clock{t: t} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // t0 is 10:07 UTC: with History 2h and Cadence 15m the history is
 // 08:00–10:00 of the same day (8 files).
@@ -42,9 +23,9 @@ var t0 = time.Date(2026, 11, 28, 10, 7, 0, 0, time.UTC)
 
 const today = "2026-11-28"
 
-func start(t *testing.T, o Options) (*Simulator, *clock) {
+func start(t *testing.T, o Options) (*Simulator, *mimecasttest.Clock) {
 	t.Helper()
-	c := newClock(t0)
+	c := mimecasttest.NewClock(t0)
 	if o.Now == nil {
 		o.Now = c.Now
 	}

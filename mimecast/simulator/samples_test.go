@@ -1,55 +1,22 @@
 package simulator
 
 import (
-	"bufio"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
-)
 
-// samplesFile finds <repo root>/../shared/mimecast-samples/v2-cg/… (the repo
-// root is the directory holding go.mod).
-func samplesFile(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "mimecast-samples", "v2-cg", "sekoia-intake-formats.ndjson")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("samples not available: %v", err)
-	}
-	return p
-}
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
+)
 
 // TestFieldsCoverRealSamples checks that, per type, the generated events use
 // every field of the real Mimecast samples (except anonymisation artefacts).
 func TestFieldsCoverRealSamples(t *testing.T) {
-	f, err := os.Open(samplesFile(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	artefacts := map[string]bool{"ANONYMIZEDId": true, "11111111111111111111111111111111111111@example.com": true}
 	want := map[string]map[string]bool{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
+	for _, line := range mimecasttest.V2CGLines(t) {
 		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+		if err := json.Unmarshal(line, &m); err != nil {
 			t.Fatalf("sample: %v", err)
 		}
 		typ, _ := m["type"].(string)
@@ -68,9 +35,6 @@ func TestFieldsCoverRealSamples(t *testing.T) {
 				want[typ][k] = true
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	if len(want) != 10 {
 		t.Fatalf("samples cover %d types", len(want))

@@ -18,17 +18,18 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api1"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 // v1Source returns an api1 source talking to s, signing with the
 // simulator's clock.
-func v1Source(t *testing.T, s *Simulator, c *clock, format string, mod func(*api1.Config)) (*api1.Source, *metrics.Metrics) {
+func v1Source(t *testing.T, s *Simulator, c *mimecasttest.Clock, format string, mod func(*api1.Config)) (*api1.Source, *metrics.Metrics) {
 	t.Helper()
 	appID, appKey, access, secret := s.V1Credentials()
 	cfg := api1.Config{BaseURL: s.URL(), AppID: appID, AppKey: appKey, AccessKey: access, SecretKey: secret,
@@ -90,13 +91,10 @@ func drain(t *testing.T, src *api1.Source, cursor []byte) ([]v1Rec, []byte, int)
 	}
 }
 
-func counter(t *testing.T, c prometheus.Metric) float64 {
+// counter returns the value of a counter series.
+func counter(t *testing.T, c prometheus.Collector) float64 {
 	t.Helper()
-	var d dto.Metric
-	if err := c.Write(&d); err != nil {
-		t.Fatal(err)
-	}
-	return d.GetCounter().GetValue()
+	return testutil.ToFloat64(c)
 }
 
 var v1Types = []string{"receipt", "url protect", "journal"}
