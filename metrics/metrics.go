@@ -87,6 +87,7 @@ type Metrics struct {
 	SendRateWait         prometheus.Counter // seconds senders waited for the rate limit
 	WazuhEventsDropped   prometheus.Gauge   // the manager's events_dropped as last read from wazuh-analysisd.state
 	WazuhEventQueueUsage prometheus.Gauge   // the manager's event_queue_usage (0..1) as last read
+	WazuhRuleQueueUsage  prometheus.Gauge   // the manager's rule_matching_queue_usage (0..1) as last read
 	WazuhStateReadErrors prometheus.Counter // failed reads of wazuh-analysisd.state
 
 	// Process.
@@ -154,6 +155,7 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 		SendRateWait:         counter("send_rate_limit_wait_seconds_total", "Seconds spent waiting for the output rate limit, summed over the streams that waited."),
 		WazuhEventsDropped:   gauge("wazuh_analysisd_events_dropped", "events_dropped of the Wazuh manager as last read from wazuh-analysisd.state (the manager's own counter since its start; WAZUH_ANALYSISD_STATE); NaN while unknown."),
 		WazuhEventQueueUsage: gauge("wazuh_analysisd_event_queue_usage_ratio", "event_queue_usage of the Wazuh manager (0..1: how full analysisd's input queue is) as last read from wazuh-analysisd.state; NaN while unknown."),
+		WazuhRuleQueueUsage:  gauge("wazuh_analysisd_rule_matching_queue_usage_ratio", "rule_matching_queue_usage of the Wazuh manager (0..1: how full the queue of decoded events waiting for the rules is; it fills before the input queue) as last read from wazuh-analysisd.state; NaN while unknown."),
 		WazuhStateReadErrors: counter("wazuh_analysisd_state_read_errors_total", "Reads of wazuh-analysisd.state (WAZUH_ANALYSISD_STATE) that failed: missing, unreadable or malformed."),
 
 		BuildInfo: gaugeVec("build_info", "Always 1; labels give the version, the VCS revision and the Go version.", "version", "revision", "goversion"),
@@ -163,6 +165,7 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 	// without WAZUH_ANALYSISD_STATE): NaN, not a misleading 0.
 	m.WazuhEventsDropped.Set(math.NaN())
 	m.WazuhEventQueueUsage.Set(math.NaN())
+	m.WazuhRuleQueueUsage.Set(math.NaN())
 	if reg != nil {
 		reg.MustRegister(
 			collectors.NewGoCollector(),
@@ -174,7 +177,7 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 			m.APIBudgetWait, m.TokenRefreshes,
 			m.ReceiverConnected, m.ReceiverConnects, m.ReceiverReconnects, m.ReceiverConnectionErrors,
 			m.ReceiverWriteErrors, m.ReceiverMessages, m.ReceiverBytes, m.ReceiverReplayed, m.ReceiverAckWait,
-			m.SendRateLimit, m.SendRateWait, m.WazuhEventsDropped, m.WazuhEventQueueUsage, m.WazuhStateReadErrors,
+			m.SendRateLimit, m.SendRateWait, m.WazuhEventsDropped, m.WazuhEventQueueUsage, m.WazuhRuleQueueUsage, m.WazuhStateReadErrors,
 			m.BuildInfo,
 		)
 	}

@@ -64,6 +64,7 @@ func (c *Controller) Poll(now time.Time) {
 	}
 	c.m.WazuhEventsDropped.Set(float64(st.EventsDropped))
 	c.m.WazuhEventQueueUsage.Set(st.EventQueueUsage)
+	c.m.WazuhRuleQueueUsage.Set(st.RuleMatchingQueueUsage)
 	granted := c.lim.Granted()
 	if !c.have {
 		c.recover(st)
@@ -122,6 +123,7 @@ func (c *Controller) fallBack(why string, err error) {
 	c.threshold = math.Inf(1)
 	c.m.WazuhEventsDropped.Set(math.NaN())
 	c.m.WazuhEventQueueUsage.Set(math.NaN())
+	c.m.WazuhRuleQueueUsage.Set(math.NaN())
 	if c.fallback == why {
 		return
 	}

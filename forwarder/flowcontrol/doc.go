@@ -40,11 +40,20 @@
 // rate and a threshold (like TCP's slow-start threshold: 90 % of the last
 // rate that was too much):
 //
+// "Usage" is the fuller of analysisd's two queues, event_queue_usage (events
+// waiting to be decoded) and rule_matching_queue_usage (decoded events
+// waiting for the rules). Rule matching is the slower stage, so on a real
+// 4.7.4 manager the rule-matching queue fills first and the event queue only
+// fills, and drops, once it is full: watching both gives twice the warning.
+//
 //   - events_dropped grew: cut to CutFactor × the rate actually sent, and log
 //     a warning when we sent anything since the previous snapshot;
-//   - event_queue_usage ≥ HighUsage: cut likewise;
+//   - usage ≥ HighUsage: cut likewise;
 //   - LowUsage ≤ usage < HighUsage: if the usage rose, DecreaseFactor × the
 //     rate actually sent; else hold (the queue is draining). Every decrease
+//     goes at least down to CapacityShare of what analysisd processed per
+//     second between the two snapshots (busy, it works flat out, so that is
+//     its speed), scaled to our share of the events it received. Every decrease
 //     sets the threshold to DecreaseFactor × the rate actually sent (unless
 //     that was below Floor: then the queue was filled by others);
 //   - usage < LowUsage and nothing dropped: below the threshold
@@ -77,10 +86,10 @@
 // warning once, falls back to the safe rate and resumes adapting from there
 // when a fresh snapshot appears.
 //
-// Depending on the Wazuh version the state file's events_dropped may not
-// count dropped syslog events (some 4.x sources sum only the modules'
-// drops); the queue usage, which reaches 100 % before any event is dropped,
-// is the main signal for that reason.
+// On Wazuh 4.7.4 events_dropped counts the syslog events analysisd dropped
+// (measured: 50,000 sent at full speed, 41,729 archived, events_dropped
+// 8,271); the queue usage, which reaches 100 % before any event is dropped,
+// is still the earlier signal.
 //
 // The constants below are the tuning knobs; DefaultPolicy collects them.
 package flowcontrol
@@ -127,12 +136,16 @@ const (
 	// CutFactor multiplies the rate sent when the queue is high or events
 	// were dropped.
 	CutFactor = 0.5
-	// LowUsage: below this event_queue_usage the rate may increase. Wazuh
+	// LowUsage: below this queue usage the rate may increase. Wazuh
 	// prints the usage with two decimals (0.01 = 164 of 16384 events).
 	LowUsage = 0.02
-	// HighUsage: at or above this event_queue_usage the rate is cut.
+	// HighUsage: at or above this queue usage the rate is cut.
 	HighUsage = 0.5
 	// MinUtilization is the share of the allowed tokens that must have
 	// been used between two snapshots for the rate to increase.
 	MinUtilization = 0.5
+	// CapacityShare: a decrease goes at least down to this share of the
+	// rate analysisd was measured to process while its queues were not
+	// empty (our part of it, when others send too).
+	CapacityShare = 0.9
 )

@@ -19,6 +19,7 @@ type Policy struct {
 	LowUsage       float64 // event_queue_usage below which the rate may rise
 	HighUsage      float64 // event_queue_usage at which the rate is cut
 	MinUtilization float64 // share of the allowed tokens used, to rise
+	CapacityShare  float64 // share of analysisd's measured speed a decrease may keep
 	PollInterval   time.Duration
 	StaleAfter     time.Duration
 }
@@ -37,6 +38,7 @@ func DefaultPolicy() Policy {
 		LowUsage:       LowUsage,
 		HighUsage:      HighUsage,
 		MinUtilization: MinUtilization,
+		CapacityShare:  CapacityShare,
 		PollInterval:   PollInterval,
 		StaleAfter:     StaleAfter,
 	}
@@ -100,22 +102,27 @@ func (p Policy) Decide(prev, now AnalysisdState, sent uint64, elapsed time.Durat
 	if secs := elapsed.Seconds(); secs > 0 {
 		sentRate = min(rate, float64(sent)/secs)
 	}
+	// While its queues hold events analysisd works flat out, so what it
+	// processed between the snapshots is its speed: a decrease goes at
+	// least to our share of CapacityShare of it.
+	capacity := p.capacity(prev, now, sent, elapsed)
 	decrease := func(factor float64, r Reason, dropped uint64) Decision {
 		t := threshold
 		if sentRate >= p.Floor { // what we sent was too much: remember 90 % of it
 			t = p.clamp(sentRate * p.DecreaseFactor)
 		}
-		return Decision{Rate: p.clamp(sentRate * factor), Threshold: t, Reason: r, Dropped: dropped}
+		return Decision{Rate: p.clamp(min(sentRate*factor, capacity)), Threshold: t, Reason: r, Dropped: dropped}
 	}
 	dropped := now.EventsDropped - prev.EventsDropped
+	usage, prevUsage := now.QueueUsage(), prev.QueueUsage()
 	switch {
 	case dropped > 0:
 		return decrease(p.CutFactor, ReasonDropped, dropped)
-	case now.EventQueueUsage >= p.HighUsage:
+	case usage >= p.HighUsage:
 		return decrease(p.CutFactor, ReasonQueueHigh, 0)
-	case now.EventQueueUsage >= p.LowUsage && now.EventQueueUsage > prev.EventQueueUsage:
+	case usage >= p.LowUsage && usage > prevUsage:
 		return decrease(p.DecreaseFactor, ReasonRising, 0)
-	case now.EventQueueUsage >= p.LowUsage:
+	case usage >= p.LowUsage:
 		return hold(ReasonDraining)
 	case rate >= p.ceiling():
 		return hold(ReasonAtCeiling)
@@ -136,4 +143,25 @@ func (p Policy) Decide(prev, now AnalysisdState, sent uint64, elapsed time.Durat
 		next = min(next, rate+step)
 	}
 	return Decision{Rate: p.clamp(next), Threshold: threshold, Reason: reason}
+}
+
+// capacity estimates how many events/s of ours analysisd takes while it is
+// busy: the events it processed between the snapshots per second (by the
+// snapshots' own times), times CapacityShare, times our share of what it
+// received. +Inf when the snapshots say nothing (no time between them, or
+// nothing processed).
+func (p Policy) capacity(prev, now AnalysisdState, sent uint64, elapsed time.Duration) float64 {
+	dt := now.ModTime.Sub(prev.ModTime)
+	if dt <= 0 {
+		dt = elapsed
+	}
+	if dt <= 0 || now.EventsProcessed <= prev.EventsProcessed {
+		return math.Inf(1)
+	}
+	processed := float64(now.EventsProcessed-prev.EventsProcessed) / dt.Seconds()
+	share := 1.0
+	if received := now.EventsReceived - prev.EventsReceived; received > 0 {
+		share = min(1, float64(sent)/float64(received))
+	}
+	return p.CapacityShare * processed * share
 }

@@ -141,6 +141,61 @@ func TestDecideQueue(t *testing.T) {
 	}
 }
 
+// TestDecideRuleMatchingQueue: the rule-matching queue fills before the
+// input queue (rules are the slower stage), and counts as much.
+func TestDecideRuleMatchingQueue(t *testing.T) {
+	p := DefaultPolicy()
+	before, now := snapshot(0, 0, 0), snapshot(1000, 0, 0)
+	before.RuleMatchingQueueUsage, now.RuleMatchingQueueUsage = 0.1, 0.6
+	if d := p.Decide(before, now, full(8000), step, 8000, inf); d.Reason != ReasonQueueHigh || d.Rate != 4000 {
+		t.Errorf("rule-matching queue at 60 %%: %+v, want a cut to 4000", d)
+	}
+	now.RuleMatchingQueueUsage = 0.2
+	if d := p.Decide(before, now, full(8000), step, 8000, inf); d.Reason != ReasonRising || d.Rate != 7200 {
+		t.Errorf("rule-matching queue rising to 20 %%: %+v, want 7200", d)
+	}
+}
+
+// TestDecideCapacity: a decrease goes down to 90 % of what analysisd
+// processed per second between the snapshots (by their own times), scaled
+// to our share of what it received.
+func TestDecideCapacity(t *testing.T) {
+	p := DefaultPolicy()
+	t0 := time.Date(2026, 12, 5, 23, 57, 22, 0, time.UTC)
+	busy := func(received, processed uint64, at time.Time, usage float64) AnalysisdState {
+		st := snapshot(received, 0, usage)
+		st.EventsProcessed, st.ModTime = processed, at
+		return st
+	}
+	// Sent 5000/s for 5 s; analysisd processed 3000/s: rising queue → 2700.
+	prev := busy(100_000, 90_000, t0, 0.05)
+	now := busy(125_000, 105_000, t0.Add(5*time.Second), 0.30)
+	if d := p.Decide(prev, now, full(5000), step, 5000, inf); d.Reason != ReasonRising || d.Rate != 2700 {
+		t.Errorf("own traffic only: %+v, want 2700 (0.9 × 3000/s)", d)
+	}
+	// Half of what it received was ours: 0.9 × 3000 × 0.5.
+	now = busy(150_000, 105_000, t0.Add(5*time.Second), 0.30)
+	if d := p.Decide(prev, now, full(5000), step, 5000, inf); d.Rate != 1350 {
+		t.Errorf("half the traffic ours: %+v, want 1350", d)
+	}
+	// The snapshots' own times count, not when we read them (10 s apart
+	// here: 1500/s processed).
+	now = busy(125_000, 105_000, t0.Add(10*time.Second), 0.30)
+	if d := p.Decide(prev, now, full(5000), step, 5000, inf); d.Rate != 1350 {
+		t.Errorf("snapshots 10 s apart: %+v, want 1350 (0.9 × 1500/s)", d)
+	}
+	// A cut that is deeper than the capacity keeps the cut.
+	now = busy(125_000, 140_000, t0.Add(5*time.Second), 0.60)
+	if d := p.Decide(prev, now, full(5000), step, 5000, inf); d.Reason != ReasonQueueHigh || d.Rate != 2500 {
+		t.Errorf("queue high, analysisd fast: %+v, want the cut to 2500", d)
+	}
+	// Nothing processed (or counters from another manager): no estimate.
+	now = busy(125_000, 90_000, t0.Add(5*time.Second), 0.30)
+	if d := p.Decide(prev, now, full(5000), step, 5000, inf); d.Rate != 4500 {
+		t.Errorf("nothing processed: %+v, want the plain decrease to 4500", d)
+	}
+}
+
 func TestDecideDrops(t *testing.T) {
 	p := DefaultPolicy()
 	// Drops cut even with an empty queue (the snapshot may come after the

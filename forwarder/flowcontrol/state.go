@@ -32,6 +32,12 @@ type AnalysisdState struct {
 	EventQueueUsage float64
 	// EventQueueSize is that queue's capacity in events (event_queue_size).
 	EventQueueSize uint64
+	// RuleMatchingQueueUsage is how full the queue between decoding and
+	// rule matching is, 0..1 (rule_matching_queue_usage; 0 when the file
+	// has no such key). Rule matching is the slower stage: this queue
+	// fills first, and only when it is full does the event queue fill and
+	// drop.
+	RuleMatchingQueueUsage float64
 	// ModTime is when analysisd wrote the snapshot (the file's
 	// modification time).
 	ModTime time.Time
@@ -48,6 +54,12 @@ func (st AnalysisdState) CheckFresh(path string, now time.Time, staleAfter time.
 			ErrStale, path, age.Truncate(time.Second))
 	}
 	return nil
+}
+
+// QueueUsage is the fuller of the event queue and the rule-matching queue,
+// 0..1: how close analysisd is to dropping.
+func (st AnalysisdState) QueueUsage() float64 {
+	return max(st.EventQueueUsage, st.RuleMatchingQueueUsage)
 }
 
 // requiredKeys are the keys ReadAnalysisdState needs; a file without one of
@@ -131,11 +143,17 @@ func parseAnalysisdState(b []byte) (AnalysisdState, error) {
 	st.EventsProcessed = count("events_processed")
 	st.EventsDropped = count("events_dropped")
 	st.EventQueueSize = count("event_queue_size")
-	u, err := strconv.ParseFloat(values["event_queue_usage"], 64)
-	if err != nil || u < 0 || u > 1 || u != u {
-		errs = append(errs, fmt.Errorf("event_queue_usage %q: want a fraction 0..1", clip(values["event_queue_usage"])))
+	fraction := func(key string) float64 {
+		u, err := strconv.ParseFloat(values[key], 64)
+		if err != nil || u < 0 || u > 1 || u != u {
+			errs = append(errs, fmt.Errorf("%s %q: want a fraction 0..1", key, clip(values[key])))
+		}
+		return u
 	}
-	st.EventQueueUsage = u
+	st.EventQueueUsage = fraction("event_queue_usage")
+	if _, ok := values["rule_matching_queue_usage"]; ok {
+		st.RuleMatchingQueueUsage = fraction("rule_matching_queue_usage")
+	}
 	return st, errors.Join(errs...)
 }
 

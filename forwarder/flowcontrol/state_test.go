@@ -69,8 +69,19 @@ func TestReadAnalysisdStateReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.EventsReceived != 200000 || st.EventsProcessed != 180123 || st.EventsDropped != 177845 ||
-		st.EventQueueUsage != 0.97 || st.EventQueueSize != 16384 {
+		st.EventQueueUsage != 0.97 || st.EventQueueSize != 16384 || st.RuleMatchingQueueUsage != 0.50 {
 		t.Errorf("state = %+v", st)
+	}
+	if st.QueueUsage() != 0.97 {
+		t.Errorf("QueueUsage = %v, want the fuller queue, 0.97", st.QueueUsage())
+	}
+	writeState(t, path, stateWith(t, "event_queue_usage", "0.10", "rule_matching_queue_usage", "0.80"), time.Time{})
+	if st, err = ReadAnalysisdState(path); err != nil || st.QueueUsage() != 0.80 {
+		t.Errorf("QueueUsage = %v (%v), want the rule-matching queue's 0.80", st.QueueUsage(), err)
+	}
+	writeState(t, path, stateWith(t, "rule_matching_queue_usage", "1.5"), time.Time{})
+	if _, err = ReadAnalysisdState(path); err == nil || !strings.Contains(err.Error(), "rule_matching_queue_usage") {
+		t.Errorf("rule_matching_queue_usage 1.5: err = %v, want it named", err)
 	}
 }
 
