@@ -9,13 +9,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mimecast-forwarder/mimecast-forwarder/internal/credtest"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 func TestSecretsScrubEverySpelling(t *testing.T) {
-	s := NewSecrets(credtest.OddSecret, "", "AccessKey-42")
-	for _, f := range append(credtest.Forms(credtest.OddSecret), credtest.Forms("AccessKey-42")...) {
+	s := NewSecrets(mimecasttest.OddSecret, "", "AccessKey-42")
+	for _, f := range append(mimecasttest.CredentialForms(mimecasttest.OddSecret), mimecasttest.CredentialForms("AccessKey-42")...) {
 		text := "before " + f + " after"
 		got := s.Scrub(text)
 		if got != "before "+Redacted+" after" {
@@ -136,7 +136,7 @@ func TestResponseErrorExcerpt(t *testing.T) {
 // another port (GET 302, POST 307) is not followed and Do returns a
 // *RedirectError naming the Location's host; it is not retried.
 func TestClientDoesNotFollowRedirects(t *testing.T) {
-	trap := credtest.NewTrap(t)
+	trap := mimecasttest.NewTrap(t)
 	for _, tc := range []struct {
 		method string
 		status int
@@ -176,7 +176,7 @@ func TestClientDoesNotFollowRedirects(t *testing.T) {
 // too, without the credential headers (net/http keeps Authorization when
 // only the port changes).
 func TestClientFollowRedirectsDropsCredentials(t *testing.T) {
-	trap := credtest.NewTrap(t)
+	trap := mimecasttest.NewTrap(t)
 	trap.Answer = "file content"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, trap.URL("")+"/moved", http.StatusFound)

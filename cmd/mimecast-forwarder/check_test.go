@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mimecast-forwarder/mimecast-forwarder/internal/credtest"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
 )
 
@@ -175,20 +175,20 @@ func withCorruptCursor(t *testing.T, vars map[string]string, stream string) map[
 // credentials, in any spelling.
 func TestCheckShowsNoEchoedCredentials(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
-	secret := credtest.OddSecret
+	secret := mimecasttest.OddSecret
 	const (
 		appKey    = "app-key-CHECK-7731"
 		accessKey = "access-key-CHECK-7731"
 	)
 	secretKey := base64.StdEncoding.EncodeToString([]byte("v1 secret key CHECK 7731"))
-	trap := credtest.NewTrap(t)
+	trap := mimecasttest.NewTrap(t)
 	rcv := newReceiver(t)
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/redirect/oauth/token" || r.URL.Path == "/redirect/api/audit/get-siem-logs" {
 			http.Redirect(w, r, trap.URL("localhost")+r.URL.Path, http.StatusTemporaryRedirect)
 			return
 		}
-		dump := credtest.Echo(r)
+		dump := mimecasttest.Echo(r)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprintf(w, `{"error":"invalid_client","error_description":%q,"fail":[{"errors":[{"code":"err_xdk_authentication","message":%q}]}]}`, dump, dump)
@@ -221,7 +221,7 @@ func TestCheckShowsNoEchoedCredentials(t *testing.T) {
 					t.Errorf("stdout lacks %q:\n%s", w, r.stdout)
 				}
 			}
-			credtest.NoLeak(t, "check's output", r.stdout+r.stderr, secret, appKey, accessKey, secretKey)
+			mimecasttest.NoLeak(t, "check's output", r.stdout+r.stderr, secret, appKey, accessKey, secretKey)
 		})
 	}
 	for _, r := range trap.Requests() {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mimecast-forwarder/mimecast-forwarder/internal/credtest"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 // TestRedirectNotFollowed: get-siem-logs answered with a redirect to
@@ -26,7 +26,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 		{"302 to another host name", "localhost", http.StatusFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			trap := credtest.NewTrap(t)
+			trap := mimecasttest.NewTrap(t)
 			loc := trap.URL(tc.host) + Path
 			e := newEnv(t, nil, func(w http.ResponseWriter, req siemRequest, n int) {
 				w.Header().Set("Location", loc)
@@ -36,7 +36,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 			for _, r := range trap.Requests() {
 				t.Errorf("the redirect was followed: %s %s got Authorization %q", r.Method, r.Host, r.Header.Get("Authorization"))
 			}
-			credtest.WantRedirectError(t, err, loc, tc.status)
+			mimecasttest.WantRedirectError(t, err, loc, tc.status)
 			if len(e.fs.reqs()) != 1 {
 				t.Errorf("%d requests to Mimecast, want 1 (a redirect is not retried)", len(e.fs.reqs()))
 			}
@@ -74,7 +74,7 @@ func TestServerEchoIsScrubbed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				tc.answer(w, credtest.Echo(r))
+				tc.answer(w, mimecasttest.Echo(r))
 			}))
 			t.Cleanup(srv.Close)
 			e := newEnv(t, func(c *Config) { c.BaseURL = srv.URL }, nil)
@@ -82,7 +82,7 @@ func TestServerEchoIsScrubbed(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			credtest.NoLeak(t, "the error and the logs", err.Error()+"\n"+e.logs.String(), testSecretB64, testAppKey, testAccessKey)
+			mimecasttest.NoLeak(t, "the error and the logs", err.Error()+"\n"+e.logs.String(), testSecretB64, testAppKey, testAccessKey)
 			if strings.Contains(err.Error(), "MC ") {
 				t.Errorf("error shows an Authorization header: %v", err)
 			}

@@ -10,9 +10,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mimecast-forwarder/mimecast-forwarder/internal/credtest"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 // TestAPICallsNeverFollowRedirects: a listing or token call answered with a
@@ -33,7 +33,7 @@ func TestAPICallsNeverFollowRedirects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, nil)
-			trap := credtest.NewTrap(t)
+			trap := mimecasttest.NewTrap(t)
 			trap.Answer = `{"access_token":"trap-token","token_type":"Bearer","expires_in":1799,"value":[],"isCaughtUp":true}`
 			loc := trap.URL(tc.host)
 			if tc.token {
@@ -51,12 +51,12 @@ func TestAPICallsNeverFollowRedirects(t *testing.T) {
 			for _, r := range trap.Requests() {
 				t.Errorf("the redirect was followed: %s %s got Authorization %q and body %q", r.Method, r.Host, r.Header.Get("Authorization"), r.Body)
 			}
-			credtest.WantRedirectError(t, err, loc, tc.status)
+			mimecasttest.WantRedirectError(t, err, loc, tc.status)
 			var re *mimecast.RedirectError
 			if !errors.As(err, &re) || re.Location == "" {
 				t.Errorf("no *mimecast.RedirectError in %v", err)
 			}
-			credtest.NoLeak(t, "the error", err.Error(), testSecret)
+			mimecasttest.NoLeak(t, "the error", err.Error(), testSecret)
 		})
 	}
 }
@@ -66,7 +66,7 @@ func TestAPICallsNeverFollowRedirects(t *testing.T) {
 // credentials.
 func TestDownloadFollowsRedirectWithoutCredentials(t *testing.T) {
 	e := newEnv(t, nil)
-	trap := credtest.NewTrap(t)
+	trap := mimecasttest.NewTrap(t)
 	trap.Answer = `{"id":"moved"}` + "\n"
 	e.api.setPage(true, "", "a.gz")
 	e.api.files["a.gz"] = gz(t, []byte(`{"id":"never served"}`+"\n"))
@@ -112,7 +112,7 @@ type echoAPI struct {
 const liveToken = "eyJhbGciOi.LIVE-bearer-token.Zm9vYmFy"
 
 func (a *echoAPI) handler(w http.ResponseWriter, r *http.Request) {
-	dump := credtest.Echo(r)
+	dump := mimecasttest.Echo(r)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if r.URL.Path == tokenPath {
@@ -150,7 +150,7 @@ func TestServerEchoIsScrubbed(t *testing.T) {
 			t.Cleanup(srv.Close)
 			e := newEnv(t, func(c *Config) {
 				c.BaseURL = srv.URL
-				c.ClientSecret = credtest.OddSecret
+				c.ClientSecret = mimecasttest.OddSecret
 				c.Client.RetryMax = 1
 			})
 			_, err := e.src(t, "receipt").Fetch(t.Context(), nil)
@@ -158,7 +158,7 @@ func TestServerEchoIsScrubbed(t *testing.T) {
 				t.Fatal("no error")
 			}
 			text := err.Error() + "\n" + e.logs.String()
-			credtest.NoLeak(t, "the error and the logs", text, credtest.OddSecret, liveToken)
+			mimecasttest.NoLeak(t, "the error and the logs", text, mimecasttest.OddSecret, liveToken)
 			if strings.Contains(err.Error(), "Bearer e") || strings.Contains(err.Error(), "client_secret=S") {
 				t.Errorf("error shows a credential: %v", err)
 			}
@@ -172,7 +172,7 @@ func TestServerEchoIsScrubbed(t *testing.T) {
 			if len(apiErr.Message) > mimecast.ExcerptBytes+len("…") {
 				t.Errorf("message of %d bytes, want a short excerpt: %q", len(apiErr.Message), apiErr.Message)
 			}
-			credtest.NoLeak(t, "APIError.Message", apiErr.Message, credtest.OddSecret, liveToken)
+			mimecasttest.NoLeak(t, "APIError.Message", apiErr.Message, mimecasttest.OddSecret, liveToken)
 		})
 	}
 }

@@ -7,6 +7,10 @@
 // Files are named relative to the testdata directory with slashes, e.g.
 // "v2-cg/sekoia-intake-formats.ndjson" or "endpoints/dlp_logs.ndjson".
 //
+// Besides the samples: SyncBuffer and Clock, and the credential leak checks
+// of credentials.go (a Trap server for hostile redirects, Echo,
+// CredentialForms and NoLeak).
+//
 // The package imports only the standard library, so any package of the
 // module (mimecast/..., forwarder/..., cmd/...) can use it in its tests,
 // internal or external, without an import cycle. Keep it that way.

@@ -1,12 +1,11 @@
-// Package credtest helps tests prove that credentials do not leak: a Trap
-// server that records what reaches it (the target of a hostile redirect),
-// Echo (the request as a server that echoes it would show it) and Forms
-// with NoLeak (every spelling of a credential that must not appear in an
-// error, a log or the output of a command).
-//
-// It is only imported by tests. Its list of spellings is written
-// independently of the production scrubbing code on purpose.
-package credtest
+package mimecasttest
+
+// Credential leak checks: a Trap server that records what reaches it (the
+// target of a hostile redirect), Echo (the request as a server that echoes
+// it would show it) and CredentialForms with NoLeak (every spelling of a
+// credential that must not appear in an error, a log or the output of a
+// command). The list of spellings is written independently of the
+// production scrubbing code on purpose.
 
 import (
 	"encoding/base64"
@@ -26,8 +25,8 @@ import (
 // (/ + = & space), JSON (" < > &), base64, and a non-ASCII one.
 const OddSecret = `Sup3r/Secret+Value=123 "&<é>`
 
-// Request is what a Trap received.
-type Request struct {
+// TrapRequest is what a Trap received.
+type TrapRequest struct {
 	Method string
 	Host   string
 	Path   string
@@ -43,7 +42,7 @@ type Trap struct {
 	Answer string
 
 	mu   sync.Mutex
-	reqs []Request
+	reqs []TrapRequest
 }
 
 // NewTrap starts a Trap, closed at the end of the test.
@@ -52,7 +51,7 @@ func NewTrap(t testing.TB) *Trap {
 	tr.Srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		tr.mu.Lock()
-		tr.reqs = append(tr.reqs, Request{Method: r.Method, Host: r.Host, Path: r.URL.Path, Header: r.Header.Clone(), Body: string(body)})
+		tr.reqs = append(tr.reqs, TrapRequest{Method: r.Method, Host: r.Host, Path: r.URL.Path, Header: r.Header.Clone(), Body: string(body)})
 		answer := tr.Answer
 		tr.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
@@ -63,10 +62,10 @@ func NewTrap(t testing.TB) *Trap {
 }
 
 // Requests returns a copy of the requests received so far.
-func (tr *Trap) Requests() []Request {
+func (tr *Trap) Requests() []TrapRequest {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return append([]Request(nil), tr.reqs...)
+	return append([]TrapRequest(nil), tr.reqs...)
 }
 
 // URL returns the Trap's base URL with its host name replaced by host
@@ -104,7 +103,7 @@ func Echo(req *http.Request) string {
 // URL-encoded (form and path, upper- and lower-case hex), base64 (standard
 // and URL alphabets, padded or not) and JSON-escaped (Go's escaping of
 // <, >, & and other servers' \/ and \uXXXX).
-func Forms(secret string) []string {
+func CredentialForms(secret string) []string {
 	qe := url.QueryEscape(secret)
 	pe := url.PathEscape(secret)
 	js := jsonEscape(secret, false)
@@ -146,12 +145,12 @@ func WantRedirectError(t testing.TB, err error, location string, status int) {
 	}
 }
 
-// NoLeak fails the test when text (named what) contains any form (Forms)
+// NoLeak fails the test when text (named what) contains any form (CredentialForms)
 // of any of the credentials.
 func NoLeak(t testing.TB, what, text string, credentials ...string) {
 	t.Helper()
 	for _, c := range credentials {
-		for _, f := range Forms(c) {
+		for _, f := range CredentialForms(c) {
 			if strings.Contains(text, f) {
 				t.Errorf("%s shows the credential %q as %q:\n%s", what, c, f, text)
 			}
