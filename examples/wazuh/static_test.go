@@ -2,10 +2,8 @@ package wazuh_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,40 +15,12 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/keyvalue"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
 )
 
 // Static checks: what a manager cannot tell (it loads a rule with an id
 // another file also uses, and decodes nothing of a field no decoder names).
-
-// repoRoot walks up from the package directory to the directory holding go.mod.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
-// samplesDir is the repository's copy of the real Mimecast samples.
-func samplesDir(t *testing.T) string {
-	t.Helper()
-	d := filepath.Join(repoRoot(t), "mimecast", "mimecasttest", "testdata")
-	if _, err := os.Stat(d); err != nil {
-		t.Fatalf("samples not found: %v", err)
-	}
-	return d
-}
 
 // readXML parses a Wazuh XML file, which may have several root elements.
 func readXML(t *testing.T, path string, v any) {
@@ -69,12 +39,10 @@ type rendered struct {
 	name, line, logType, path string
 }
 
-var v1Types = []string{"receipt", "process", "process", "process", "delivery", "av", "spam",
-	"internal email protect", "impersonation protect", "url protect", "attachment protect"}
-
+// renderSamples formats every real sample event as the forwarder sends it
+// (SYSLOG_BODY=raw for the key_value line) and strips <PRI> as remoted does.
 func renderSamples(t *testing.T) []rendered {
 	t.Helper()
-	dir := samplesDir(t)
 	cfg := syslogfmt.DefaultConfig()
 	cfg.Hostname = "mail-gw01"
 	cfg.Version = "0.1.0"
@@ -89,91 +57,24 @@ func renderSamples(t *testing.T) []rendered {
 		t.Fatal(err)
 	}
 	var out []rendered
-	add := func(fm *syslogfmt.Formatter, name, path string, r *source.Record) {
-		msg, shrunk, err := fm.Append(nil, r)
-		if err != nil || shrunk {
-			t.Fatalf("%s: format: shrunk=%v err=%v", name, shrunk, err)
+	for _, ev := range mimecasttest.Events(t) {
+		fm, path := f, "json"
+		if ev.Raw != nil {
+			fm, path = fraw, "raw"
 		}
-		// remoted strips everything up to the first '>' of a line that starts with '<'.
+		msg, shrunk, err := fm.Append(nil, &source.Record{Type: ev.Type, Time: ev.Time, JSON: ev.JSON, Raw: ev.Raw})
+		if err != nil || shrunk {
+			t.Fatalf("%s: format: shrunk=%v err=%v", ev.Name, shrunk, err)
+		}
 		s := string(msg)
 		if !strings.HasPrefix(s, "<") || !strings.Contains(s, ">") {
-			t.Fatalf("%s: no PRI: %q", name, s)
+			t.Fatalf("%s: no PRI: %q", ev.Name, s)
 		}
 		s = s[strings.IndexByte(s, '>')+1:]
-		out = append(out, rendered{name: name, line: s, logType: r.Type, path: path})
+		out = append(out, rendered{name: ev.Name, line: s, logType: ev.Type, path: path})
 	}
-	compactJSON := func(b []byte) []byte {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, b); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes()
-	}
-	v1Time := func(s string) time.Time {
-		tm, err := time.Parse("2006-01-02T15:04:05-0700", s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tm
-	}
-	// API 2.0
-	for i, l := range readLines(t, filepath.Join(dir, "v2-cg", "sekoia-intake-formats.ndjson")) {
-		var m struct {
-			Type      *string `json:"type"`
-			EventType *string `json:"eventType"`
-			Timestamp int64   `json:"timestamp"`
-		}
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatal(err)
-		}
-		typ := ""
-		if m.Type != nil {
-			typ = *m.Type
-		} else if m.EventType != nil {
-			typ = *m.EventType
-		}
-		add(f, fmt.Sprintf("v2 line %d", i+1), "json",
-			&source.Record{Type: typ, Time: time.UnixMilli(m.Timestamp), JSON: compactJSON([]byte(l))})
-	}
-	// API 1.0 json
-	for i, l := range readLines(t, filepath.Join(dir, "v1-json", "elastic-integrations_test-siem-docs-logs.ndjson")) {
-		var m struct {
-			Datetime string `json:"datetime"`
-		}
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatal(err)
-		}
-		add(f, fmt.Sprintf("v1 elastic line %d", i+1), "json",
-			&source.Record{Type: v1Types[i], Time: v1Time(m.Datetime), JSON: compactJSON([]byte(l))})
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "v1-json", "demisto-content_siem_response_multiple_events.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Data []json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	for i, e := range doc.Data {
-		var m struct {
-			Datetime string `json:"datetime"`
-		}
-		if err := json.Unmarshal(e, &m); err != nil {
-			t.Fatal(err)
-		}
-		add(f, fmt.Sprintf("v1 demisto event %d", i+1), "json",
-			&source.Record{Type: "receipt", Time: v1Time(m.Datetime), JSON: compactJSON(e)})
-	}
-	// API 1.0 key_value, both body modes
-	for i, l := range readLines(t, filepath.Join(dir, "v1-key_value", "mimecast-docs-example.log")) {
-		js := []byte(`{"datetime":"2017-05-26T16:47:41+0100"}`)
-		r := &source.Record{Type: "receipt", Time: v1Time("2017-05-26T16:47:41+0100"), JSON: js, Raw: []byte(l)}
-		add(fraw, fmt.Sprintf("v1 key_value line %d (raw body)", i+1), "raw", r)
-	}
-	if len(out) != 23+11+3+1 {
-		t.Fatalf("rendered %d samples, want 38", len(out))
+	if len(out) != mimecasttest.AllEvents {
+		t.Fatalf("rendered %d samples, want %d", len(out), mimecasttest.AllEvents)
 	}
 	return out
 }
@@ -501,23 +402,18 @@ func TestRawDecodersCoverKeyValueFields(t *testing.T) {
 		}
 	}
 	keys := map[string]string{} // key → where it was seen
-	dir := samplesDir(t)
-	for i, l := range readLines(t, filepath.Join(dir, "v1-json", "elastic-integrations_test-siem-docs-logs.ndjson")) {
+	// Mimecast's documented API 1.0 fields: the real json and key_value
+	// samples (the JSON of the key_value event holds its pairs).
+	for _, ev := range mimecasttest.Events(t) {
+		if !strings.HasPrefix(ev.Name, "v1-") {
+			continue
+		}
 		var m map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
+		if err := json.Unmarshal(ev.JSON, &m); err != nil {
 			t.Fatal(err)
 		}
 		for k := range m {
-			keys[k] = fmt.Sprintf("v1-json elastic line %d", i+1)
-		}
-	}
-	for _, l := range readLines(t, filepath.Join(dir, "v1-key_value", "mimecast-docs-example.log")) {
-		pairs, err := keyvalue.Parse([]byte(l))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range pairs {
-			keys[string(p.Key)] = "v1-key_value sample"
+			keys[k] = ev.Name
 		}
 	}
 	sim, err := simulator.New(simulator.Options{History: 2 * time.Hour, RecordsPerFile: 5})
