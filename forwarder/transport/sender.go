@@ -18,6 +18,14 @@
 // after the last Confirm, and the replay covers the window before the last
 // time the lost connection was seen alive (not before the moment the loss
 // is noticed, which may be much later).
+//
+// A TLS handshake that fails on verification (the receiver's certificate
+// or host name) or on the receiver's certificate alert is a configuration
+// error (ErrConfig): the Sender keeps retrying and reports it (ConfigError,
+// receiver_config_error), or gives up when Config.StopOnConfigError is set.
+// Every write to the socket ends when the caller's context does, so that a
+// receiver that accepts but never reads cannot hold a shutdown; the
+// connection is then dropped (it may carry half a message).
 package transport
 
 import (
