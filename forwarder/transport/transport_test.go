@@ -395,9 +395,11 @@ func refusedBatch(t *testing.T, s *Sender, msg []byte) error {
 			if ctx.Err() != nil {
 				t.Fatalf("Send still blocked after %d batches: %v", attempt, err)
 			}
+			t.Logf("refused at Send of attempt %d", attempt)
 			return err
 		}
 		if err := s.Confirm(ctx, ep); err != nil {
+			t.Logf("refused at Confirm of attempt %d", attempt)
 			return err
 		}
 		if ctx.Err() != nil {
