@@ -56,7 +56,8 @@
 // Load never silently resets a stream. A cursor file that is empty, not
 // JSON, truncated, of an unknown version, written for another stream or
 // without a cursor makes Load fail with an error wrapping ErrCorrupt that
-// names the file. The operator then either fixes the file (for instance
+// names the file. The cursor inside is the source's: a source that finds it
+// unusable reports it through Corrupt, with the same kind of error. The operator then either fixes the file (for instance
 // restores it from a backup) or deletes it: a stream without a cursor file
 // starts again from the configured look-back (MIMECAST_LOOKBACK), which may
 // fetch some events twice or miss events older than the look-back.
@@ -319,10 +320,19 @@ func (s *Store) Load(stream string) ([]byte, error) {
 	}
 	cursor, problem := decode(data, stream)
 	if problem != nil {
-		return nil, fmt.Errorf("checkpoint: %w: %s: %w; fix it (or restore it from a backup), or delete it to start stream %q again from %s (events may be fetched twice or missed)",
-			ErrCorrupt, path, problem, stream, lookbackHint)
+		return nil, s.Corrupt(stream, problem)
 	}
 	return cursor, nil
+}
+
+// Corrupt returns the error Load gives for a cursor file of stream whose
+// content is unusable: it wraps ErrCorrupt and problem, names the file and
+// says what to do. The pipeline and `check` use it when the source finds a
+// stored cursor that Load could read unusable (a day that is no date, say),
+// so that every corrupt cursor is reported alike.
+func (s *Store) Corrupt(stream string, problem error) error {
+	return fmt.Errorf("checkpoint: %w: %s: %w; fix it (or restore it from a backup), or delete it to start stream %q again from %s (events may be fetched twice or missed)",
+		ErrCorrupt, s.Path(stream), problem, stream, lookbackHint)
 }
 
 func readBounded(path string) ([]byte, error) {

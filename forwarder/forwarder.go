@@ -40,7 +40,9 @@ type Formatter interface {
 type Sender interface {
 	// Send writes one message, blocking while no receiver is reachable,
 	// and returns the epoch of the connection that took it: the epoch
-	// changes whenever a connection is lost or replaced.
+	// changes whenever a connection is lost or replaced. An error for
+	// which source.IsPermanent holds (a receiver that cannot be used as
+	// configured) stops the stream instead of sending the batch again.
 	Send(ctx context.Context, msg []byte) (epoch uint64, err error)
 	// Confirm returns nil once every message sent so far reached the
 	// receiver on the connection of epoch; an error means the caller must
@@ -49,6 +51,9 @@ type Sender interface {
 }
 
 // CursorStore keeps one cursor per stream. checkpoint.Store implements it.
+// A store that also has Corrupt(stream string, problem error) error (as
+// checkpoint.Store does) words the error of a stored cursor the source
+// refuses (source.CursorChecker).
 type CursorStore interface {
 	Load(stream string) ([]byte, error)
 	Save(stream string, cursor []byte) error
@@ -158,7 +163,8 @@ func (f *Forwarder) update(stream string, fn func(*StreamStatus)) {
 }
 
 // Run loads every stream's cursor (an unreadable cursor is an error before
-// anything starts), then runs the streams until ctx is done or, in Once
+// anything starts; one its source refuses stops that stream with a
+// permanent error), then runs the streams until ctx is done or, in Once
 // mode, until every stream is caught up. It returns nil on a clean stop,
 // else the errors of the streams that failed.
 func (f *Forwarder) Run(ctx context.Context) error {
@@ -186,6 +192,16 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// corruptCursor describes a stored cursor the source refused: with the
+// store's own words when it has them (checkpoint.Store.Corrupt names the
+// file and what to do), else generically.
+func (f *Forwarder) corruptCursor(stream string, problem error) error {
+	if c, ok := f.store.(interface{ Corrupt(string, error) error }); ok {
+		return c.Corrupt(stream, problem)
+	}
+	return fmt.Errorf("stored cursor of stream %s is unusable: %w", stream, problem)
+}
+
 // errStop ends a stream cleanly (Once mode, caught up).
 var errStop = errors.New("stream done")
 
@@ -193,6 +209,12 @@ func (f *Forwarder) runStream(ctx context.Context, src source.Source, cursor []b
 	stream := src.Stream()
 	log := f.log.With("stream", stream)
 	log.Info("stream started", "resuming", cursor != nil)
+	if err := source.CheckCursor(src, cursor); err != nil {
+		// A stored cursor that the source cannot use stays unusable:
+		// retrying would spin forever while looking healthy.
+		f.m.StreamErrors.WithLabelValues(stream, metrics.ReasonCursor).Inc()
+		return source.Permanent(f.corruptCursor(stream, err))
+	}
 	failures := 0     // consecutive failed fetches or cursor writes, for back-off
 	redeliveries := 0 // consecutive delivery failures of the same batch
 	for {
@@ -322,6 +344,11 @@ func (f *Forwarder) deliverBatch(ctx context.Context, src source.Source, cursor 
 			return nil, false, ctx.Err() // shutting down: not an error of the stream
 		}
 		if sendErr != nil && errors.Is(err, sendErr) {
+			if source.IsPermanent(sendErr) {
+				// The receiver cannot be used as configured (a
+				// certificate that does not verify, with --once).
+				return nil, false, fmt.Errorf("send: %w", err)
+			}
 			return nil, false, fmt.Errorf("%w: %w", errDelivery, err)
 		}
 		f.m.StreamErrors.WithLabelValues(stream, metrics.ReasonFetch).Inc()

@@ -40,7 +40,7 @@ const (
 	ReasonAuth           = "auth"            // credentials were refused
 	ReasonInvalidToken   = "invalid_token"   // the API refused the stored cursor (API 1.0 SIEM token)
 	ReasonDelivery       = "delivery"        // the receiver failed during a batch; the batch is sent again
-	ReasonCursor         = "cursor"          // the cursor could not be written
+	ReasonCursor         = "cursor"          // the cursor could not be written, or the stored one is unusable
 )
 
 // Metrics holds every collector. Create it with New; pass it (or the part a
@@ -73,6 +73,7 @@ type Metrics struct {
 
 	// Syslog receivers, by receiver address.
 	ReceiverConnected        *prometheus.GaugeVec     // receiver: 1 while connected
+	ReceiverConfigError      *prometheus.GaugeVec     // receiver: 1 while the last TLS handshake failed on certificate verification
 	ReceiverConnects         *prometheus.CounterVec   // receiver: successful connections
 	ReceiverReconnects       *prometheus.CounterVec   // receiver: connections after a loss
 	ReceiverConnectionErrors *prometheus.CounterVec   // receiver: failed dials
@@ -138,6 +139,7 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 		TokenRefreshes:   counter("oauth_tokens_total", "OAuth2 access tokens obtained from Mimecast API 2.0."),
 
 		ReceiverConnected:        gaugeVec("receiver_connected", "1 while a connection to the syslog receiver is open, else 0.", "receiver"),
+		ReceiverConfigError:      gaugeVec("receiver_config_error", "1 while the last TLS handshake with the syslog receiver failed on its certificate or host name, or the receiver refused the client certificate: a configuration error that retrying cannot fix; else 0.", "receiver"),
 		ReceiverConnects:         counterVec("receiver_connects_total", "Successful connections to the syslog receiver.", "receiver"),
 		ReceiverReconnects:       counterVec("receiver_reconnects_total", "Connections to the syslog receiver made after a previous one was lost.", "receiver"),
 		ReceiverConnectionErrors: counterVec("receiver_connection_errors_total", "Failed attempts to connect to the syslog receiver.", "receiver"),
@@ -175,7 +177,7 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 			m.CursorCommits, m.CursorFailures,
 			m.APIRequests, m.APIDuration, m.APIRetries, m.APIRateLimited, m.APIRateLimitWait,
 			m.APIBudgetWait, m.TokenRefreshes,
-			m.ReceiverConnected, m.ReceiverConnects, m.ReceiverReconnects, m.ReceiverConnectionErrors,
+			m.ReceiverConnected, m.ReceiverConfigError, m.ReceiverConnects, m.ReceiverReconnects, m.ReceiverConnectionErrors,
 			m.ReceiverWriteErrors, m.ReceiverMessages, m.ReceiverBytes, m.ReceiverReplayed, m.ReceiverAckWait,
 			m.SendRateLimit, m.SendRateWait, m.WazuhEventsDropped, m.WazuhEventQueueUsage, m.WazuhRuleQueueUsage, m.WazuhStateReadErrors,
 			m.BuildInfo,
@@ -209,6 +211,7 @@ func (m *Metrics) InitStream(stream string) {
 // InitReceiver creates the per-receiver series at zero.
 func (m *Metrics) InitReceiver(receiver string) {
 	m.ReceiverConnected.WithLabelValues(receiver)
+	m.ReceiverConfigError.WithLabelValues(receiver)
 	m.ReceiverConnects.WithLabelValues(receiver)
 	m.ReceiverReconnects.WithLabelValues(receiver)
 	m.ReceiverConnectionErrors.WithLabelValues(receiver)

@@ -126,7 +126,7 @@ func checkAnalysisdState(fc flowcontrol.Config, e env, now time.Time) error {
 }
 
 // checkState reports whether STATE_DIR can be used and every stored cursor
-// is readable. It creates nothing: a missing directory is created by run.
+// is readable and usable by its source. It creates nothing: a missing directory is created by run.
 func checkState(dir string, sources []source.Source, e env, log *slog.Logger) error {
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintf(e.stdout, "ok   STATE_DIR %s does not exist yet: run creates it (first start: MIMECAST_LOOKBACK)\n", dir)
@@ -147,6 +147,11 @@ func checkState(dir string, sources []source.Source, e env, log *slog.Logger) er
 	resumed := 0
 	for _, src := range sources {
 		c, err := store.Load(src.Stream())
+		if err == nil {
+			if problem := source.CheckCursor(src, c); problem != nil {
+				err = store.Corrupt(src.Stream(), problem)
+			}
+		}
 		switch {
 		case err != nil:
 			fmt.Fprintf(e.stdout, "FAIL %v\n", err)

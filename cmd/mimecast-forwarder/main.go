@@ -39,8 +39,9 @@ var (
 )
 
 // shutdownGrace bounds how long the process takes to exit after SIGINT or
-// SIGTERM: the batch in flight is abandoned (not committed) if it cannot
-// finish by then.
+// SIGTERM, a last resort: the batch in flight is abandoned at once (not
+// committed), a write blocked on a receiver that does not read included,
+// so a stop normally takes milliseconds.
 const shutdownGrace = 10 * time.Second
 
 // env is what a command needs from the process: arguments, streams and the

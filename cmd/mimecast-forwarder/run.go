@@ -172,7 +172,10 @@ func serve(ctx context.Context, cfg *config, e env, log *slog.Logger) error {
 	if cfg.Stdout {
 		sender = forwarder.NewWriterSender(e.stdout)
 	} else {
-		ts, err = transport.New(cfg.Transport, m, log)
+		tcfg := cfg.Transport
+		// --once must end: a certificate that does not verify stops it.
+		tcfg.StopOnConfigError = cfg.Pipeline.Once
+		ts, err = transport.New(tcfg, m, log)
 		if err != nil {
 			// Only configuration fails here (e.g. an unreadable
 			// SYSLOG_TLS_CA_FILE): exit 2 like every other.
@@ -202,6 +205,11 @@ func serve(ctx context.Context, cfg *config, e env, log *slog.Logger) error {
 				if st.Err != nil {
 					return fmt.Errorf("stream %s stopped: %v", stream, st.Err)
 				}
+			}
+			if ts != nil {
+				// The sender keeps retrying, but only a change of
+				// configuration or certificate will help.
+				return ts.ConfigError()
 			}
 			return nil
 		})

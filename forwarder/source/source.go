@@ -90,3 +90,24 @@ func IsPermanent(err error) bool {
 	var p *PermanentError
 	return errors.As(err, &p)
 }
+
+// CursorChecker is implemented by a Source that can tell, without any API
+// call, whether a stored cursor is usable (the right fields, a valid day,
+// no damaged token). The pipeline checks every stream's stored cursor
+// before the stream starts and `check` reports it: an unusable cursor stops
+// its stream with a permanent error naming the cursor file, never a
+// retry that cannot succeed.
+type CursorChecker interface {
+	CheckCursor(cursor []byte) error
+}
+
+// CheckCursor checks a stored cursor with src's CursorChecker. A nil
+// cursor (the stream was never committed) and a source without a checker
+// pass.
+func CheckCursor(src Source, cursor []byte) error {
+	c, ok := src.(CursorChecker)
+	if !ok || cursor == nil {
+		return nil
+	}
+	return c.CheckCursor(cursor)
+}

@@ -136,6 +136,12 @@ type Config struct {
 	FailbackAfter time.Duration
 	// WazuhLocation is the location written into wazuh-queue datagrams.
 	WazuhLocation string
+	// StopOnConfigError makes Send give up, with a source.Permanent error
+	// wrapping ErrConfig, after a round of connection attempts in which a
+	// receiver failed on a configuration error (certificate or host name
+	// verification): for --once, which must end. Otherwise the Sender keeps
+	// retrying, the error shown by ConfigError and receiver_config_error.
+	StopOnConfigError bool
 }
 
 // DefaultConfig returns the defaults: profile wazuh, 65 000-byte messages,

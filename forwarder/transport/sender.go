@@ -18,6 +18,14 @@
 // after the last Confirm, and the replay covers the window before the last
 // time the lost connection was seen alive (not before the moment the loss
 // is noticed, which may be much later).
+//
+// A TLS handshake that fails on verification (the receiver's certificate
+// or host name) or on the receiver's certificate alert is a configuration
+// error (ErrConfig): the Sender keeps retrying and reports it (ConfigError,
+// receiver_config_error), or gives up when Config.StopOnConfigError is set.
+// Every write to the socket ends when the caller's context does, so that a
+// receiver that accepts but never reads cannot hold a shutdown; the
+// connection is then dropped (it may carry half a message).
 package transport
 
 import (
@@ -33,6 +41,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -41,6 +50,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 )
 
@@ -59,6 +69,13 @@ var (
 	ErrInvalidMessage = errors.New("invalid syslog message")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("syslog sender closed")
+	// ErrConfig is wrapped by a connection failure that only a change of
+	// configuration can fix: the receiver's certificate or host name did
+	// not verify (SYSLOG_TLS_CA_FILE, SYSLOG_TLS_SERVER_NAME), or the
+	// receiver refused the client certificate during the handshake. The
+	// Sender keeps retrying unless Config.StopOnConfigError is set
+	// (ConfigError and the receiver_config_error metric tell meanwhile).
+	ErrConfig = errors.New("syslog receiver configuration error")
 
 	errNoPeerState = errors.New("kernel TCP state not available")
 )
@@ -99,7 +116,11 @@ type receiver struct {
 	queueHeader []byte // "1:<escaped location>:" for wazuh-queue
 	dial        net.Dialer
 
-	connected                         prometheus.Gauge
+	// cfgErr is the configuration error (ErrConfig) of the last failed
+	// handshake, nil once a handshake succeeds.
+	cfgErr atomic.Pointer[error]
+
+	connected, configError            prometheus.Gauge
 	connects, reconnects, connErrors  prometheus.Counter
 	writeErrors, messages, bytes, rep prometheus.Counter
 	ackWait                           prometheus.Observer
@@ -180,6 +201,7 @@ func New(c Config, m *metrics.Metrics, log *slog.Logger) (*Sender, error) {
 		l := r.label
 		m.InitReceiver(l)
 		r.connected = m.ReceiverConnected.WithLabelValues(l)
+		r.configError = m.ReceiverConfigError.WithLabelValues(l)
 		r.connects = m.ReceiverConnects.WithLabelValues(l)
 		r.reconnects = m.ReceiverReconnects.WithLabelValues(l)
 		r.connErrors = m.ReceiverConnectionErrors.WithLabelValues(l)
@@ -274,10 +296,8 @@ func (s *Sender) Send(ctx context.Context, msg []byte) (uint64, error) {
 		return 0, err
 	}
 	epoch := s.epoch.Load()
-	if err := s.write(c, msg); err != nil {
-		s.drop(c, fmt.Errorf("write: %w", err))
-		c.r.writeErrors.Inc()
-		return 0, fmt.Errorf("%w: %s: %w", ErrConnectionLost, c.r.label, err)
+	if err := s.write(ctx, c, msg); err != nil {
+		return 0, s.writeFailed(ctx, c, "write", err)
 	}
 	s.replay.add(time.Now(), msg)
 	return epoch, nil
@@ -387,10 +407,11 @@ func (s *Sender) probe(c *conn) error {
 func (s *Sender) connect(ctx context.Context) (*conn, error) {
 	for attempt := 0; ; attempt++ {
 		var errs []error
+		configErr := false
 		for _, r := range s.eps {
 			c, err := s.dialReceiver(ctx, r)
 			if err == nil {
-				err = s.install(c)
+				err = s.install(ctx, c)
 				if err == nil {
 					return c, nil
 				}
@@ -404,7 +425,12 @@ func (s *Sender) connect(ctx context.Context) (*conn, error) {
 			default:
 			}
 			r.connErrors.Inc()
+			configErr = configErr || errors.Is(err, ErrConfig)
 			errs = append(errs, fmt.Errorf("%s: %w", r.label, err))
+		}
+		if configErr && s.cfg.StopOnConfigError {
+			// Retrying cannot fix a certificate: stop the stream.
+			return nil, source.Permanent(fmt.Errorf("connecting to the syslog receiver: %w", errors.Join(errs...)))
 		}
 		d := backoff(s.cfg.BackoffMin, s.cfg.BackoffMax, attempt)
 		s.log.Warn("no syslog receiver reachable, retrying", "retry_in", d, "attempt", attempt+1, "error", errors.Join(errs...).Error())
@@ -462,8 +488,14 @@ func (s *Sender) dialReceiver(ctx context.Context, r *receiver) (*conn, error) {
 			tlc := tls.Client(c.cw, r.tls)
 			if err := tlc.HandshakeContext(dctx); err != nil {
 				nc.Close()
+				if isConfigError(err) {
+					err = fmt.Errorf("%w: TLS handshake: %w", ErrConfig, err)
+					r.setConfigError(err)
+					return nil, err
+				}
 				return nil, fmt.Errorf("TLS handshake: %w", err)
 			}
+			r.setConfigError(nil)
 			c.nc = tlc
 		}
 		c.w = bufio.NewWriterSize(c.nc, bufferSize)
@@ -492,13 +524,13 @@ func (s *Sender) aliveAt(c *conn) time.Time { return s.base.Add(time.Duration(c.
 // install makes c the current connection and, after a loss, replays the
 // ring into it: the messages sent within the window before the lost
 // connection was last seen alive, or after.
-func (s *Sender) install(c *conn) error {
+func (s *Sender) install(ctx context.Context, c *conn) error {
 	s.sawAlive(c)
 	if s.lost && s.replay.enabled() {
 		entries := s.replay.live(s.lostAlive)
 		for _, e := range entries {
-			if err := s.write(c, e.msg); err != nil {
-				c.nc.Close()
+			if err := s.write(ctx, c, e.msg); err != nil {
+				c.abort()
 				c.r.writeErrors.Inc()
 				return fmt.Errorf("replaying: %w", err)
 			}
@@ -527,7 +559,7 @@ func (s *Sender) drop(c *conn, cause error) {
 	if s.cur != c {
 		return
 	}
-	c.nc.Close()
+	c.abort()
 	c.r.connected.Set(0)
 	s.cur = nil
 	s.lostAlive = s.aliveAt(c)
@@ -549,20 +581,20 @@ func (s *Sender) failback(ctx context.Context, c *conn) {
 		}
 		graceful := true
 		if c.w != nil {
-			if err := s.flush(c); err != nil {
+			if err := s.flush(ctx, c); err != nil {
 				graceful = false
 			} else if canWaitAck && s.cfg.AckTimeout > 0 {
 				graceful = s.waitAcked(ctx, c, c.cw.n.Load(), s.epoch.Load()) == nil
 			}
 		}
 		if graceful {
-			c.nc.Close()
+			_ = c.close()
 			c.r.connected.Set(0)
 			s.cur = nil
 		} else {
 			s.drop(c, errors.New("not acknowledged before the return to the preferred receiver"))
 		}
-		if err := s.install(nc); err != nil {
+		if err := s.install(ctx, nc); err != nil {
 			s.drop(nc, err)
 			return
 		}
@@ -571,10 +603,10 @@ func (s *Sender) failback(ctx context.Context, c *conn) {
 	}
 }
 
-// write writes one framed message (or datagram) to c. The write deadline
-// (WriteTimeout from now) is set before every write that may reach the
-// socket; a stream message that fits in the buffer is only copied.
-func (s *Sender) write(c *conn, msg []byte) error {
+// write writes one framed message (or datagram) to c. A write that may
+// reach the socket is bounded by armWrite; a stream message that fits in
+// the buffer is only copied.
+func (s *Sender) write(ctx context.Context, c *conn, msg []byte) error {
 	framed := len(msg) + 1
 	if c.w != nil && c.r.framing == FramingOctetCounting {
 		s.scratch = strconv.AppendInt(s.scratch[:0], int64(len(msg)), 10)
@@ -582,9 +614,11 @@ func (s *Sender) write(c *conn, msg []byte) error {
 		framed = len(s.scratch) + len(msg)
 	}
 	if c.w == nil || framed > c.w.Available() {
-		if err := c.nc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
+		stop, err := s.armWrite(ctx, c)
+		if err != nil {
 			return err
 		}
+		defer stop()
 	}
 	var n int
 	switch {
@@ -619,15 +653,135 @@ func (s *Sender) write(c *conn, msg []byte) error {
 	return nil
 }
 
-// flush writes the buffer of a stream connection.
-func (s *Sender) flush(c *conn) error {
+// flush writes the buffer of a stream connection (bounded by armWrite).
+func (s *Sender) flush(ctx context.Context, c *conn) error {
 	if c.w == nil || c.w.Buffered() == 0 {
 		return nil
 	}
-	if err := c.nc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
+	stop, err := s.armWrite(ctx, c)
+	if err != nil {
 		return err
 	}
+	defer stop()
 	return c.w.Flush()
+}
+
+// armWrite bounds a write to c's socket: it sets the write deadline to
+// WriteTimeout from now and makes the end of ctx move it to the past, so
+// that a receiver that accepts but never reads cannot hold a shutdown for
+// WriteTimeout. Call the returned stop once the write is done. A write cut
+// short leaves a partial message on the wire: the caller drops c.
+func (s *Sender) armWrite(ctx context.Context, c *conn) (stop func() bool, err error) {
+	if err := c.nc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
+		return nil, err
+	}
+	return context.AfterFunc(ctx, func() { _ = c.nc.SetWriteDeadline(aLongTimeAgo) }), nil
+}
+
+// aLongTimeAgo is a deadline in the past: it fails a blocked write at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// writeFailed handles a failed write or flush of c (lock held): it drops
+// c, then returns the end of ctx when that cut the write short (shutdown:
+// not the receiver's fault), else ErrConnectionLost.
+func (s *Sender) writeFailed(ctx context.Context, c *conn, op string, err error) error {
+	if ctx.Err() != nil {
+		s.drop(c, fmt.Errorf("%s abandoned: %w", op, context.Cause(ctx)))
+		return fmt.Errorf("%s to the syslog receiver %s abandoned: %w", op, c.r.label, context.Cause(ctx))
+	}
+	s.drop(c, fmt.Errorf("%s: %w", op, err))
+	c.r.writeErrors.Inc()
+	return fmt.Errorf("%w: %s: %w", ErrConnectionLost, c.r.label, err)
+}
+
+// abort closes c's socket without a TLS close_notify: the alert is one more
+// write, which Go bounds by 5 s only, to a receiver that may not read.
+func (c *conn) abort() {
+	if c.cw != nil {
+		_ = c.cw.Conn.Close()
+		return
+	}
+	_ = c.nc.Close()
+}
+
+// closeNotifyTimeout bounds the TLS close_notify of a graceful close.
+const closeNotifyTimeout = time.Second
+
+// close closes c gracefully: for TLS with the close_notify alert RFC 5425
+// asks for, bounded by closeNotifyTimeout (crypto/tls allows it 5 s, too
+// long for a shutdown when the receiver stopped reading).
+func (c *conn) close() error {
+	if _, ok := c.nc.(*tls.Conn); !ok {
+		return c.nc.Close()
+	}
+	t := time.AfterFunc(closeNotifyTimeout, func() { _ = c.cw.Conn.SetWriteDeadline(aLongTimeAgo) })
+	defer t.Stop()
+	return c.nc.Close()
+}
+
+// isConfigError reports whether a TLS handshake error is one that only a
+// configuration change fixes: our verification of the receiver's
+// certificate or host name failed, or the receiver refused our client
+// certificate with a certificate alert.
+func isConfigError(err error) bool {
+	var cve *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	if errors.As(err, &cve) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci) {
+		return true
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "remote error" {
+		return certificateAlert(oe.Err)
+	}
+	return false
+}
+
+// certificateAlert reports whether err is a TLS alert received from the
+// peer that refuses the handshake for good: handshake_failure (40: Go and
+// others send it for a missing client certificate under TLS 1.2, or when
+// no version or cipher suite is shared), bad_certificate (42),
+// unsupported_certificate (43), certificate_revoked (44),
+// certificate_expired (45), certificate_unknown (46), unknown_ca (48) or
+// certificate_required (116).
+// crypto/tls returns a received alert as an unexported uint8 type; its code
+// is read by reflection.
+func certificateAlert(err error) bool {
+	v := reflect.ValueOf(err)
+	if !v.IsValid() || v.Kind() != reflect.Uint8 || v.Type().PkgPath() != "crypto/tls" {
+		return false
+	}
+	switch v.Uint() {
+	case 40, 42, 43, 44, 45, 46, 48, 116:
+		return true
+	}
+	return false
+}
+
+// setConfigError records (or, with nil, clears) r's configuration error.
+func (r *receiver) setConfigError(err error) {
+	if err == nil {
+		r.cfgErr.Store(nil)
+		r.configError.Set(0)
+		return
+	}
+	r.cfgErr.Store(&err)
+	r.configError.Set(1)
+}
+
+// ConfigError returns the configuration errors (ErrConfig) of the
+// receivers whose last TLS handshake failed on one, nil when none did.
+// The daemon's /readyz reports it: the Sender keeps retrying, but only a
+// change of configuration (or of the receiver's certificate) helps.
+func (s *Sender) ConfigError() error {
+	var errs []error
+	for _, r := range s.eps {
+		if p := r.cfgErr.Load(); p != nil {
+			errs = append(errs, fmt.Errorf("syslog receiver %s: %w", r.label, *p))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Confirm flushes what was sent and, for TCP and TLS on Linux, waits up to
@@ -650,11 +804,10 @@ func (s *Sender) Confirm(ctx context.Context, epoch uint64) error {
 		s.release()
 		return nil
 	}
-	if err := s.flush(c); err != nil {
-		s.drop(c, fmt.Errorf("flush: %w", err))
-		c.r.writeErrors.Inc()
+	if err := s.flush(ctx, c); err != nil {
+		err = s.writeFailed(ctx, c, "flush", err)
 		s.release()
-		return fmt.Errorf("%w: %s: %w", ErrConnectionLost, c.r.label, err)
+		return err
 	}
 	target := c.cw.n.Load()
 	s.release()
@@ -841,9 +994,11 @@ func (s *Sender) Check(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Close flushes and closes the connection; a Send blocked on connecting
-// returns ErrClosed. Close does not wait for acknowledgement: call Confirm
-// first.
+// Close closes the connection (a TLS one with a close_notify bounded to
+// 1 s); a Send blocked on connecting returns ErrClosed. Close does not
+// flush: what was sent but not confirmed belongs to a batch that was not
+// committed and is sent again at the next start, and a receiver that
+// stopped reading must not hold the shutdown.
 func (s *Sender) Close() error {
 	s.once.Do(func() { close(s.done) })
 	s.watchMu.Lock()
@@ -863,9 +1018,7 @@ func (s *Sender) Close() error {
 	}
 	s.cur = nil
 	c.r.connected.Set(0)
-	ferr := s.flush(c)
-	cerr := c.nc.Close()
-	if err := errors.Join(ferr, cerr); err != nil {
+	if err := c.close(); err != nil {
 		return fmt.Errorf("closing the syslog connection to %s: %w", c.r.label, err)
 	}
 	return nil

@@ -11,12 +11,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -261,48 +264,149 @@ func TestTLS(t *testing.T) {
 			}
 		})
 	}
-	t.Run("wrong CA", func(t *testing.T) {
-		env := newEnv(t)
-		other := newPKI(t, "other")
-		ln := tls.NewListener(listenTCP(t), &tls.Config{Certificates: []tls.Certificate{p.serverTLS}})
-		startServer(t, ln, true)
-		addr := "tls://" + ln.Addr().String()
-		c := testConfig(ProfileRFC, addr)
-		c.TLSCAFile = other.caFile
-		s := newSender(t, env, c)
-		if err := s.Check(t.Context()); !contains(err, "certificate signed by unknown authority") || !contains(err, addr) {
-			t.Fatalf("Check: %v", err)
+	// A certificate that does not verify is a configuration error: the
+	// daemon's Sender keeps retrying and reports it (ConfigError, the
+	// receiver_config_error gauge, cleared by the next good handshake);
+	// with StopOnConfigError (--once) Send gives up with a permanent error.
+	other := newPKI(t, "other")
+	for _, tc := range []struct {
+		name   string
+		mod    func(*Config)
+		reason string
+	}{
+		{"wrong CA", func(c *Config) { c.TLSCAFile = p.caFile }, "certificate signed by unknown authority"},
+		{"wrong server name", func(c *Config) { c.TLSCAFile, c.TLSServerName = p.caFile, "wrong.test" }, "not wrong.test"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnv(t)
+			var good atomic.Bool // the receiver has a certificate of our CA
+			ln := tls.NewListener(listenTCP(t), &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				if good.Load() {
+					return &p.serverTLS, nil
+				}
+				return &other.serverTLS, nil
+			}})
+			if tc.name == "wrong server name" {
+				good.Store(true) // a good certificate, for another name
+			}
+			srv := startServer(t, ln, true)
+			addr := "tls://" + ln.Addr().String()
+			c := testConfig(ProfileRFC, addr)
+			tc.mod(&c)
+			s := newSender(t, env, c)
+			if err := s.Check(t.Context()); !contains(err, tc.reason) || !contains(err, addr) || !errors.Is(err, ErrConfig) {
+				t.Fatalf("Check: %v", err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			defer cancel()
+			if _, err := s.Send(ctx, []byte("x")); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Send: %v", err)
+			}
+			if v := value(s.eps[0].connErrors); v < 1 {
+				t.Errorf("connection errors = %v", v)
+			}
+			if err := s.ConfigError(); !errors.Is(err, ErrConfig) || !contains(err, tc.reason) || !contains(err, addr) {
+				t.Errorf("ConfigError = %v", err)
+			}
+			if v := value(s.eps[0].configError); v != 1 {
+				t.Errorf("receiver_config_error = %v, want 1", v)
+			}
+
+			once := c
+			once.StopOnConfigError = true
+			s1 := newSender(t, newEnv(t), once)
+			_, err := s1.Send(t.Context(), []byte("x"))
+			if !errors.Is(err, ErrConfig) || !source.IsPermanent(err) || !contains(err, tc.reason) {
+				t.Fatalf("Send with StopOnConfigError = %v, want a permanent ErrConfig", err)
+			}
+
+			if tc.name == "wrong CA" {
+				// The receiver gets a certificate that verifies: the
+				// daemon's Sender, retrying, recovers.
+				good.Store(true)
+				ep := s.Epoch()
+				if _, err := s.Send(t.Context(), []byte(rfcLine("h", "a", "m", "-", "fixed"))); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Confirm(t.Context(), ep); err != nil {
+					t.Fatal(err)
+				}
+				if got := srv.next(1); got[0].msg != "fixed" {
+					t.Errorf("got %+v", got[0])
+				}
+				if err := s.ConfigError(); err != nil {
+					t.Errorf("ConfigError after a good handshake = %v", err)
+				}
+				if v := value(s.eps[0].configError); v != 0 {
+					t.Errorf("receiver_config_error after a good handshake = %v, want 0", v)
+				}
+			}
+		})
+	}
+
+	// The receiver refuses a missing client certificate. With TLS 1.2 the
+	// refusal ends the handshake: a configuration error. With TLS 1.3 the
+	// client's handshake completes before the server reads the (empty)
+	// certificate, so the refusal arrives at some later point: what is
+	// guaranteed is that nothing is delivered and that a later Send or
+	// Confirm of the batch fails.
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(fmt.Sprintf("missing client cert/%s", tls.VersionName(version)), func(t *testing.T) {
+			env := newEnv(t)
+			ln := tls.NewListener(listenTCP(t), &tls.Config{Certificates: []tls.Certificate{p.serverTLS}, ClientAuth: tls.RequireAndVerifyClientCert,
+				ClientCAs: p.caPool, MinVersion: version, MaxVersion: version})
+			srv := startServer(t, ln, true)
+			c := testConfig(ProfileRFC, "tls://"+ln.Addr().String())
+			c.TLSCAFile = p.caFile
+			c.AckTimeout = 500 * time.Millisecond
+			c.StopOnConfigError = true
+			s := newSender(t, env, c)
+			err := refusedBatch(t, s, []byte(rfcLine("h", "a", "m", "-", "x")))
+			if version == tls.VersionTLS12 {
+				if !errors.Is(err, ErrConfig) || !contains(err, "remote error: tls: ") {
+					t.Errorf("TLS 1.2: %v, want ErrConfig (the receiver's alert)", err)
+				}
+			} else if !errors.Is(err, ErrConnectionLost) && !errors.Is(err, ErrConfig) {
+				t.Errorf("TLS 1.3: %v, want ErrConnectionLost (or ErrConfig)", err)
+			}
+			select {
+			case m := <-srv.msgs:
+				t.Fatalf("server accepted %+v", m)
+			default:
+			}
+		})
+	}
+}
+
+// refusedBatch sends msg as one batch to a receiver that refuses the
+// sender, again and again like the pipeline (the batch keeps the epoch of
+// its first attempt), until a Send or Confirm fails; it returns that error.
+// Only the test's deadline bounds it: when the refusal arrives is up to
+// the receiver.
+func refusedBatch(t *testing.T, s *Sender, msg []byte) error {
+	t.Helper()
+	// Not a timing assertion: a bound so that a regression fails instead
+	// of hanging.
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	ep := s.Epoch()
+	for attempt := 1; ; attempt++ {
+		if _, err := s.Send(ctx, msg); err != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("Send still blocked after %d batches: %v", attempt, err)
+			}
+			t.Logf("refused at Send of attempt %d", attempt)
+			return err
 		}
-		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-		defer cancel()
-		if _, err := s.Send(ctx, []byte("x")); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Send: %v", err)
+		if err := s.Confirm(ctx, ep); err != nil {
+			t.Logf("refused at Confirm of attempt %d", attempt)
+			return err
 		}
-		if v := value(s.eps[0].connErrors); v < 1 {
-			t.Errorf("connection errors = %v", v)
+		if ctx.Err() != nil {
+			t.Fatalf("%d batches confirmed by a receiver that refuses the sender", attempt)
 		}
-	})
-	t.Run("missing client cert", func(t *testing.T) {
-		env := newEnv(t)
-		ln := tls.NewListener(listenTCP(t), &tls.Config{Certificates: []tls.Certificate{p.serverTLS}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: p.caPool, MinVersion: tls.VersionTLS12})
-		srv := startServer(t, ln, true)
-		c := testConfig(ProfileRFC, "tls://"+ln.Addr().String())
-		c.TLSCAFile = p.caFile
-		c.AckTimeout = 500 * time.Millisecond
-		s := newSender(t, env, c)
-		// With TLS 1.3 the client learns of the refusal only after the handshake.
-		ep := s.Epoch()
-		_, _ = s.Send(t.Context(), []byte("x"))
-		err := s.Confirm(t.Context(), ep)
-		if err == nil {
-			t.Fatal("Confirm succeeded without a client certificate")
-		}
-		select {
-		case m := <-srv.msgs:
-			t.Fatalf("server accepted %+v", m)
-		default:
-		}
-	})
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestReconnectAndReplay: the receiver closes the connection after a

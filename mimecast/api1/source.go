@@ -89,6 +89,8 @@ func NewSecrets(cfg Config) *mimecast.Secrets {
 	return mimecast.NewSecrets(strings.TrimSpace(cfg.SecretKey), string(secret), cfg.AppKey, cfg.AccessKey)
 }
 
+var _ source.CursorChecker = (*Source)(nil)
+
 // Source fetches API 1.0 SIEM log files. Create it with NewSource. A
 // Source is meant for one pipeline goroutine; its batches may be read
 // while the next fetch is prepared.
@@ -146,16 +148,35 @@ func EncodeCursor(token string) []byte {
 	return b
 }
 
-// DecodeCursor returns the token held by a cursor document.
+// maxTokenBytes bounds the SIEM token of a stored cursor: Mimecast's are a
+// few hundred bytes.
+const maxTokenBytes = 64 << 10
+
+// DecodeCursor returns the token held by a cursor document: one JSON
+// object with exactly the fields v (1) and token (optional, without
+// control characters, at most 64 KiB).
 func DecodeCursor(b []byte) (string, error) {
 	var c cursor
-	if err := json.Unmarshal(b, &c); err != nil {
-		return "", fmt.Errorf("cursor is not an API 1.0 cursor ({\"v\":1,\"token\":…}): %w", err)
+	if err := mimecast.DecodeStrict(b, &c); err != nil {
+		return "", fmt.Errorf("cursor %q is not an API 1.0 cursor ({\"v\":1,\"token\":…}): %w", mimecast.Preview(b), err)
 	}
 	if c.V != 1 {
-		return "", fmt.Errorf("cursor version %d is not supported (want 1)", c.V)
+		return "", fmt.Errorf("cursor %q: version %d is not supported (want 1)", mimecast.Preview(b), c.V)
+	}
+	if i := mimecast.IndexControl(c.Token); i >= 0 {
+		return "", fmt.Errorf("cursor %q: the token holds a control character at byte %d", mimecast.Preview(b), i)
+	}
+	if len(c.Token) > maxTokenBytes {
+		return "", fmt.Errorf("cursor %q: the token has %d bytes, more than %d", mimecast.Preview(b), len(c.Token), maxTokenBytes)
 	}
 	return c.Token, nil
+}
+
+// CheckCursor reports whether a stored cursor is usable (DecodeCursor),
+// without any API call (source.CursorChecker).
+func (s *Source) CheckCursor(cur []byte) error {
+	_, err := DecodeCursor(cur)
+	return err
 }
 
 // Fetch asks Mimecast for the file that follows cursor (nil: the

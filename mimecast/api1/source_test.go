@@ -552,3 +552,30 @@ func TestCursorRoundTrip(t *testing.T) {
 		t.Errorf("%q %v", tok, err)
 	}
 }
+
+// TestCursorRefusesDamage: every field of a stored cursor is checked; a
+// damaged one stops the stream (permanent) before any request.
+func TestCursorRefusesDamage(t *testing.T) {
+	e := newEnv(t, nil, func(w http.ResponseWriter, _ siemRequest, _ int) { writeNoMoreLogs(w) })
+	for _, bad := range []string{`garbage`, `{"v":2,"token":"t"}`, `{"token":"t"}`, `{"v":1,"token":5}`, `{"v":1,"token":"a\u0000b"}`,
+		`{"v":1,"token":"a\nb"}`, `{"v":1,"token":"t","day":"yesterday"}`, `{"v":1,"token":"t"} x`, `[]`,
+		`{"v":1,"token":"` + strings.Repeat("t", maxTokenBytes+1) + `"}`} {
+		if _, err := DecodeCursor([]byte(bad)); err == nil {
+			t.Errorf("%.60s: DecodeCursor accepted it", bad)
+		}
+		if err := e.src.CheckCursor([]byte(bad)); err == nil {
+			t.Errorf("%.60s: CheckCursor accepted it", bad)
+		}
+		if _, err := e.src.Fetch(t.Context(), []byte(bad)); !source.IsPermanent(err) {
+			t.Errorf("%.60s: Fetch = %v, want a permanent error", bad, err)
+		}
+	}
+	if n := len(e.fs.reqs()); n != 0 {
+		t.Errorf("%d requests made with damaged cursors", n)
+	}
+	for _, good := range []string{`{"v":1}`, `{"v":1,"token":"eyJ0b2tlbiI6ImFiYyJ9"}`, ` {"v":1,"token":"a\"b"}` + "\n"} {
+		if err := e.src.CheckCursor([]byte(good)); err != nil {
+			t.Errorf("%s: CheckCursor = %v", good, err)
+		}
+	}
+}

@@ -116,8 +116,9 @@ func NewSecrets(cfg Config) *mimecast.Secrets {
 }
 
 var (
-	_ source.Source = (*Source)(nil)
-	_ source.Batch  = (*Batch)(nil)
+	_ source.Source        = (*Source)(nil)
+	_ source.CursorChecker = (*Source)(nil)
+	_ source.Batch         = (*Batch)(nil)
 )
 
 // Source reads one log type. It implements source.Source.
@@ -149,17 +150,53 @@ type Cursor struct {
 	NextPage string `json:"nextPage,omitempty"`
 }
 
-// ParseCursor decodes and checks a stored cursor.
+// ParseCursor decodes and checks a stored cursor: one JSON object with
+// exactly the fields of Cursor, version 1, a calendar day YYYY-MM-DD and a
+// nextPage token without control characters. It knows no clock: a day in
+// the future is refused by Source.CheckCursor.
 func ParseCursor(b []byte) (Cursor, error) {
+	bad := func(format string, a ...any) (Cursor, error) {
+		return Cursor{}, fmt.Errorf("invalid API 2.0 cursor %q: %s", mimecast.Preview(b), fmt.Sprintf(format, a...))
+	}
 	var c Cursor
-	if err := json.Unmarshal(b, &c); err != nil {
+	if err := mimecast.DecodeStrict(b, &c); err != nil {
 		return Cursor{}, fmt.Errorf("invalid API 2.0 cursor %q: %w", mimecast.Preview(b), err)
 	}
 	if c.V != 1 {
-		return Cursor{}, fmt.Errorf("invalid API 2.0 cursor %q: unsupported version %d", mimecast.Preview(b), c.V)
+		return bad("unsupported version %d (want 1)", c.V)
 	}
 	if _, err := time.Parse(dayLayout, c.Day); err != nil {
-		return Cursor{}, fmt.Errorf("invalid API 2.0 cursor %q: bad day: %w", mimecast.Preview(b), err)
+		return bad("day is not a date YYYY-MM-DD: %v", err)
+	}
+	if i := mimecast.IndexControl(c.NextPage); i >= 0 {
+		return bad("nextPage holds a control character at byte %d", i)
+	}
+	return c, nil
+}
+
+// maxCursorAhead is how far after today (UTC) a stored cursor's day may be:
+// one day of clock difference with the host that wrote it. A later day is
+// a damaged cursor (or a wrong clock): the stream would wait for it in
+// silence.
+const maxCursorAhead = 24 * time.Hour
+
+// CheckCursor reports whether a stored cursor is usable, without any API
+// call (source.CursorChecker): well-formed (ParseCursor) and its day not
+// after tomorrow.
+func (s *Source) CheckCursor(cursor []byte) error {
+	_, err := s.parseStored(cursor)
+	return err
+}
+
+// parseStored is ParseCursor plus the check against the clock.
+func (s *Source) parseStored(cursor []byte) (Cursor, error) {
+	c, err := ParseCursor(cursor)
+	if err != nil {
+		return Cursor{}, err
+	}
+	if latest := s.api.now().UTC().Add(maxCursorAhead).Format(dayLayout); c.Day > latest {
+		return Cursor{}, fmt.Errorf("invalid API 2.0 cursor %q: day %s is in the future (today is %s UTC): damaged cursor or wrong clock",
+			mimecast.Preview(cursor), c.Day, s.api.now().UTC().Format(dayLayout))
 	}
 	return c, nil
 }
@@ -181,9 +218,10 @@ func (s *Source) startCursor(cursor []byte) (Cursor, error) {
 		}
 		return c, nil
 	}
-	c, err := ParseCursor(cursor)
+	c, err := s.parseStored(cursor)
 	if err != nil {
-		return Cursor{}, err
+		// Retrying cannot repair a stored cursor: stop the stream.
+		return Cursor{}, source.Permanent(err)
 	}
 	if c.Day < oldest {
 		s.log.Warn("stored cursor is older than the 7 days Mimecast keeps batch logs; data in between is lost, continuing from the oldest available day",

@@ -72,9 +72,26 @@ func TestStartCursor(t *testing.T) {
 	if err != nil || c != (Cursor{1, "2026-11-25", "tok"}) {
 		t.Errorf("valid cursor: %+v %v", c, err)
 	}
-	for _, bad := range []string{`garbage`, `{"v":2,"day":"2026-11-25"}`, `{"v":1,"day":"25/11/2026"}`} {
-		if _, err := s.startCursor([]byte(bad)); err == nil || !strings.Contains(err.Error(), "invalid API 2.0 cursor") {
+	for _, bad := range []string{`garbage`, `{"v":2,"day":"2026-11-25"}`, `{"v":1,"day":"25/11/2026"}`,
+		`{"v":1,"day":"yesterday"}`, `{"v":1,"day":""}`, `{"v":1}`, `{"v":1,"day":"2026-02-30"}`, `{"v":1,"day":"2026-11-25T00:00:00Z"}`,
+		`{"v":1,"day":"2026-11-30"}`, // after tomorrow
+		`{"v":1,"day":"2026-11-25","nextPage":"a\nb"}`, `{"v":1,"day":"2026-11-25","extra":1}`,
+		`{"v":1,"day":"2026-11-25"} {}`, `[1]`, `{"v":"1","day":"2026-11-25"}`, `{"day":"2026-11-25"}`} {
+		_, err := s.startCursor([]byte(bad))
+		if err == nil || !strings.Contains(err.Error(), "invalid API 2.0 cursor") {
 			t.Errorf("%s: err = %v", bad, err)
+		}
+		// Retrying cannot repair a stored cursor: the stream stops.
+		if !source.IsPermanent(err) {
+			t.Errorf("%s: error is not permanent: %v", bad, err)
+		}
+		if cerr := s.CheckCursor([]byte(bad)); cerr == nil || cerr.Error() != errors.Unwrap(err).Error() {
+			t.Errorf("%s: CheckCursor = %v, want the error of Fetch", bad, cerr)
+		}
+	}
+	for _, good := range []string{`{"v":1,"day":"2026-11-25","nextPage":"tok"}`, `{"v":1,"day":"2026-11-29"}`, ` {"v":1,"day":"2026-11-28"}` + "\n"} {
+		if err := s.CheckCursor([]byte(good)); err != nil {
+			t.Errorf("%s: CheckCursor = %v", good, err)
 		}
 	}
 
