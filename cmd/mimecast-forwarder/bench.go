@@ -91,6 +91,7 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 		"MIMECAST_TYPES="+joinTypes(typeList),
 		"MIMECAST_LOOKBACK="+(history+2*cadence).String(),
 		"MIMECAST_REQUESTS_PER_MINUTE=0",
+		"MIMECAST_DAY_GRACE=0", // all files published so far, also just after midnight UTC
 		"SYSLOG_ADDRESS=tcp://"+sink.Addr(),
 		"SYSLOG_MAX_EPS=0", // measure the forwarder, not its rate limit
 		"STATE_DIR="+state,

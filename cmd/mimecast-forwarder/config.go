@@ -222,6 +222,11 @@ func v2Config(v values, e env) (api2.Config, error) {
 	errs = append(errs, err)
 	c.DayGrace, err = parseDuration("MIMECAST_DAY_GRACE", v["MIMECAST_DAY_GRACE"], true)
 	errs = append(errs, err)
+	if err == nil && c.DayGrace == 0 {
+		// MIMECAST_DAY_GRACE=0 means no grace; api2 reads a zero
+		// Config.DayGrace as "the default" (1h).
+		c.DayGrace = time.Nanosecond
+	}
 	c.PageSize, err = strconv.Atoi(v["MIMECAST_PAGE_SIZE"])
 	if err != nil {
 		errs = append(errs, fmt.Errorf("MIMECAST_PAGE_SIZE %q: not a whole number", v["MIMECAST_PAGE_SIZE"]))

@@ -131,6 +131,10 @@ func v2Vars(t *testing.T, sim *simulator.Simulator, syslogAddr string) map[strin
 		"STATE_DIR":                    t.TempDir(),
 		"METRICS_ADDRESS":              "127.0.0.1:0",
 		"POLL_INTERVAL":                "200ms",
+		// The tests expect every file published up to now: without this,
+		// between 00:00 and 01:00 UTC a caught-up stream would stay on
+		// yesterday for the default hour of grace.
+		"MIMECAST_DAY_GRACE": "0",
 	}
 }
 
