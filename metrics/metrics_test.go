@@ -65,6 +65,9 @@ func TestNamesAndInit(t *testing.T) {
 		"mimecast_forwarder_cursor_commits_total",
 		"mimecast_forwarder_cursor_commit_failures_total",
 		"mimecast_forwarder_build_info",
+		"mimecast_forwarder_records_invalid_utf8_total",
+		"mimecast_forwarder_line_budget_bytes",
+		"mimecast_forwarder_line_budget_wait_seconds_total",
 		"go_goroutines",
 		"process_resident_memory_bytes",
 	} {
