@@ -626,7 +626,9 @@ func scanString(src []byte, i int) (end int, bad bool) {
 		// a non-ASCII byte.
 		for i+8 <= n {
 			w := binary.LittleEndian.Uint64(src[i:])
-			m := hasZero(w^quote64) | hasZero(w^bslash) | (w-space64) & ^w & msb64 | w&msb64
+			// (w-space64)&^w flags the bytes < 0x20, w the bytes >= 0x80:
+			// (x&^w)|w is x|w.
+			m := hasZero(w^quote64) | hasZero(w^bslash) | ((w-space64)|w)&msb64
 			if m != 0 {
 				// Only bytes above the first flagged one can be false
 				// positives, so the lowest flag is exact.
