@@ -21,7 +21,8 @@
 //     inner bytes of record.JSON>}}, the original fields byte for byte
 //     ({"mimecast":{"logType":"<type>"}} for {}). Never a duplicate
 //     logType: when the record JSON has its own top-level "logType" member
-//     (however escaped), the formatter's logType (the record's type, which
+//     (spelled without \u escapes, as every source writes it), the
+//     formatter's logType (the record's type, which
 //     the Wazuh decoders and rules read) wins and the event's member is
 //     kept, in place with its value unchanged, renamed "originalLogType"
 //     ("originalLogType2", "originalLogType3", … when that name is taken or

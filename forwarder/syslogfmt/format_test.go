@@ -414,18 +414,20 @@ func sameBase(a, b *rfc5424.SyslogMessage) bool {
 
 // TestOwnLogTypeKept checks that an event's own top-level logType never
 // gives the mimecast object a second logType key: the formatter's wins and
-// the event's is kept under originalLogType (2, 3, … when taken), however
-// its name is escaped; nested logType keys and values are left alone.
+// the event's is kept under originalLogType (2, 3, … when taken, even when
+// the taken name is spelled with escapes); nested logType keys and values
+// are left alone.
 func TestOwnLogTypeKept(t *testing.T) {
 	f := mustNew(t, testConfig())
 	for _, tc := range []struct{ in, want string }{
 		{`{"a":1,"logType":"MTA","b":2}`, `{"mimecast":{"logType":"receipt","a":1,"originalLogType":"MTA","b":2}}`},
 		{`{"logType":{"x":1}}`, `{"mimecast":{"logType":"receipt","originalLogType":{"x":1}}}`},
-		{`{"log\u0054ype":"e","originalLogType":"o","logType":"l"}`,
-			`{"mimecast":{"logType":"receipt","originalLogType2":"e","originalLogType":"o","originalLogType3":"l"}}`},
+		{`{"logType":"e","originalLogType":"o","logType":"l","originalLogType3":3}`,
+			`{"mimecast":{"logType":"receipt","originalLogType2":"e","originalLogType":"o","originalLogType4":"l","originalLogType3":3}}`},
 		{`{ "logType" : 5 , "z":"logType"}`, `{"mimecast":{"logType":"receipt","originalLogType" : 5 , "z":"logType"}}`},
 		{`{"n":{"logType":"inner"},"s":"\"logType\":1","u":"\u00e9"}`, `{"mimecast":{"logType":"receipt","n":{"logType":"inner"},"s":"\"logType\":1","u":"\u00e9"}}`},
 		{`{"logtype":"case differs"}`, `{"mimecast":{"logType":"receipt","logtype":"case differs"}}`},
+		{`{"logType":1,"original\u004cogType":2}`, `{"mimecast":{"logType":"receipt","originalLogType2":1,"original\u004cogType":2}}`},
 	} {
 		msg, _ := format(t, f, &source.Record{Type: "receipt", Time: fixedNow, JSON: []byte(tc.in)})
 		if !strings.HasSuffix(msg, " "+tc.want) {

@@ -15,31 +15,48 @@ import (
 // logType wins: the event's own member is kept, in place and with its value
 // unchanged, under the first name of originalLogType, originalLogType2,
 // originalLogType3, … that no top-level member of the event uses (one name
-// per own logType member, should the event have several).
+// per own logType member, should the event have several; see
+// hasLogTypeKey for how the name must be written).
 const (
 	logTypeKey        = "logType"
 	renamedLogTypeKey = "originalLogType"
 )
 
-var (
-	logTypeQuoted = []byte(`"` + logTypeKey + `"`)
-	unicodeEscape = []byte(`\u`)
-)
-
 // hasLogTypeKey reports whether inner (the members of a JSON object) has a
-// top-level member named logType, however its name is escaped. Its fast
-// path, taken by nearly every record, is two substring searches: without
-// the literal "logType" nor a \u escape no key can spell it.
+// top-level member named "logType" written without escapes, as every
+// source writes its keys (Mimecast's JSON, mimecast.NormalizeEvent which
+// keeps key bytes as received, keyvalue.AppendJSON which escapes no
+// letter). A name that spells logType with \u escapes is not recognised:
+// looking for \u escapes in every record would cost the hot path a fifth
+// of the formatting time. The fast path, taken by nearly every record,
+// looks for the rare 'T' with bytes.IndexByte (bytes.Index would stop at
+// every '"').
 func hasLogTypeKey(inner []byte) bool {
-	if !bytes.Contains(inner, logTypeQuoted) && !bytes.Contains(inner, unicodeEscape) {
+	if !hasLiteralLogType(inner) {
 		return false
 	}
 	found := false
 	eachMember(inner, func(key []byte, _, _ int) bool {
-		found = keyIs(key, logTypeKey)
+		found = string(key) == `"`+logTypeKey+`"`
 		return !found
 	})
 	return found
+}
+
+// hasLiteralLogType reports whether b contains "logType" (quotes included).
+func hasLiteralLogType(b []byte) bool {
+	const before, after = `"log`, `ype"`
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(b[i:], 'T')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i >= len(before) && i+1+len(after) <= len(b) &&
+			string(b[i-len(before):i]) == before && string(b[i+1:i+1+len(after)]) == after {
+			return true
+		}
+	}
 }
 
 // renameLogTypes returns a copy of inner in which every top-level member
@@ -49,7 +66,7 @@ func renameLogTypes(inner []byte) []byte {
 	prev := 0
 	n := 1 // of the next name to try; names are never given twice
 	eachMember(inner, func(key []byte, start, end int) bool {
-		if !keyIs(key, logTypeKey) {
+		if string(key) != `"`+logTypeKey+`"` {
 			return true
 		}
 		var name string
