@@ -35,7 +35,7 @@ const (
 	ReasonExpiredURL     = "expired_url"     // a batch file URL answered 403 or 404
 	ReasonCorruptArchive = "corrupt_archive" // a gzip or zip that cannot be read (to its end)
 	ReasonMalformedFile  = "malformed_file"  // a file whose structure is broken (e.g. truncated JSON document)
-	ReasonTooLarge       = "too_large"       // an event line longer than the maximum line size (MIMECAST_MAX_LINE_BYTES)
+	ReasonTooLarge       = "too_large"       // an event line longer than the maximum line size (32 MiB), or than the long-line memory budget can hold
 	ReasonFetch          = "fetch"           // an API call failed after its retries
 	ReasonAuth           = "auth"            // credentials were refused
 	ReasonInvalidToken   = "invalid_token"   // the API refused the stored cursor (API 1.0 SIEM token)
@@ -53,6 +53,7 @@ type Metrics struct {
 	FilesSkipped     *prometheus.CounterVec // stream, reason
 	FilesFetched     *prometheus.CounterVec // stream
 	UnknownType      *prometheus.CounterVec // stream: records forwarded under a type the source did not recognise (API 1.0 zip member prefix)
+	InvalidUTF8      *prometheus.CounterVec // stream: records whose invalid UTF-8 was replaced by U+FFFD
 	Batches          *prometheus.CounterVec // stream: batches fully delivered and committed
 	BatchRetries     *prometheus.CounterVec // stream: batches sent again after a delivery failure
 	StreamErrors     *prometheus.CounterVec // stream, reason
@@ -70,6 +71,10 @@ type Metrics struct {
 	APIRateLimitWait prometheus.Counter       // seconds waited because of 429s and the request budget
 	APIBudgetWait    prometheus.Counter       // seconds waited for the shared request budget
 	TokenRefreshes   prometheus.Counter       // OAuth2 tokens obtained
+
+	// Memory for long lines, shared by all streams.
+	LineBudgetInUse prometheus.Gauge   // bytes reserved
+	LineBudgetWait  prometheus.Counter // seconds streams waited for it
 
 	// Syslog receivers, by receiver address.
 	ReceiverConnected        *prometheus.GaugeVec     // receiver: 1 while connected
@@ -117,6 +122,7 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 		FilesSkipped:     counterVec("files_skipped_total", "Batch files that were skipped (wholly or from the point of damage), per stream and reason.", "stream", "reason"),
 		FilesFetched:     counterVec("files_fetched_total", "Batch files downloaded, per stream.", "stream"),
 		UnknownType:      counterVec("records_unknown_type_total", "Records forwarded under a log type derived from an unrecognised file name (API 1.0 zip member prefix), per stream.", "stream"),
+		InvalidUTF8:      counterVec("records_invalid_utf8_total", "Records whose JSON strings held invalid UTF-8, forwarded with each bad byte replaced by U+FFFD (\\ufffd), per stream.", "stream"),
 		Batches:          counterVec("batches_total", "Batches fully delivered and committed, per stream.", "stream"),
 		BatchRetries:     counterVec("batch_retries_total", "Batches fetched and sent again because delivery failed part way, per stream.", "stream"),
 		StreamErrors:     counterVec("stream_errors_total", "Errors that interrupted a stream, per stream and reason.", "stream", "reason"),
@@ -137,6 +143,10 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 		APIRateLimitWait: counter("api_rate_limit_wait_seconds_total", "Seconds spent waiting because Mimecast answered 429 (budget waits are in api_budget_wait_seconds_total)."),
 		APIBudgetWait:    counter("api_budget_wait_seconds_total", "Seconds spent waiting for the shared API request budget (requests per minute)."),
 		TokenRefreshes:   counter("oauth_tokens_total", "OAuth2 access tokens obtained from Mimecast API 2.0."),
+
+		LineBudgetInUse: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "line_budget_bytes",
+			Help: "Bytes of the long-line memory budget reserved by streams reading a line longer than 1 MiB."}),
+		LineBudgetWait: counter("line_budget_wait_seconds_total", "Seconds streams spent waiting for the long-line memory budget held by other streams."),
 
 		ReceiverConnected:        gaugeVec("receiver_connected", "1 while a connection to the syslog receiver is open, else 0.", "receiver"),
 		ReceiverConfigError:      gaugeVec("receiver_config_error", "1 while the last TLS handshake with the syslog receiver failed on its certificate or host name, or the receiver refused the client certificate: a configuration error that retrying cannot fix; else 0.", "receiver"),
@@ -172,11 +182,11 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 		reg.MustRegister(
 			collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-			m.RecordsForwarded, m.RecordsSkipped, m.RecordsShrunk, m.FilesSkipped, m.FilesFetched, m.UnknownType,
+			m.RecordsForwarded, m.RecordsSkipped, m.RecordsShrunk, m.FilesSkipped, m.FilesFetched, m.UnknownType, m.InvalidUTF8,
 			m.Batches, m.BatchRetries, m.StreamErrors, m.LastEvent, m.CaughtUp, m.LastPoll,
 			m.CursorCommits, m.CursorFailures,
 			m.APIRequests, m.APIDuration, m.APIRetries, m.APIRateLimited, m.APIRateLimitWait,
-			m.APIBudgetWait, m.TokenRefreshes,
+			m.APIBudgetWait, m.TokenRefreshes, m.LineBudgetInUse, m.LineBudgetWait,
 			m.ReceiverConnected, m.ReceiverConfigError, m.ReceiverConnects, m.ReceiverReconnects, m.ReceiverConnectionErrors,
 			m.ReceiverWriteErrors, m.ReceiverMessages, m.ReceiverBytes, m.ReceiverReplayed, m.ReceiverAckWait,
 			m.SendRateLimit, m.SendRateWait, m.WazuhEventsDropped, m.WazuhEventQueueUsage, m.WazuhRuleQueueUsage, m.WazuhStateReadErrors,
@@ -193,6 +203,7 @@ func (m *Metrics) InitStream(stream string) {
 	m.RecordsShrunk.WithLabelValues(stream)
 	m.FilesFetched.WithLabelValues(stream)
 	m.UnknownType.WithLabelValues(stream)
+	m.InvalidUTF8.WithLabelValues(stream)
 	m.Batches.WithLabelValues(stream)
 	m.BatchRetries.WithLabelValues(stream)
 	m.CursorCommits.WithLabelValues(stream)

@@ -70,7 +70,11 @@ func TestNamesAndInit(t *testing.T) {
 		"mimecast_forwarder_send_rate_limit_wait_seconds_total",
 		"mimecast_forwarder_wazuh_analysisd_events_dropped",
 		"mimecast_forwarder_wazuh_analysisd_event_queue_usage_ratio",
+		"mimecast_forwarder_wazuh_analysisd_rule_matching_queue_usage_ratio",
 		"mimecast_forwarder_wazuh_analysisd_state_read_errors_total",
+		"mimecast_forwarder_records_invalid_utf8_total",
+		"mimecast_forwarder_line_budget_bytes",
+		"mimecast_forwarder_line_budget_wait_seconds_total",
 		"go_goroutines",
 		"process_resident_memory_bytes",
 	} {

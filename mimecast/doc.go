@@ -16,9 +16,13 @@
 //   - APIError, RedirectError and ErrAuth, the errors returned when
 //     Mimecast refuses a call;
 //   - record splitting helpers: LineScanner and ScanLines (lines of any
-//     length in bounded memory), NormalizeEvent (validate and compact one
-//     JSON object; a hand-written one-pass checker fuzzed against
-//     encoding/json), NormalizeEventTime (both in one pass, the hot path),
+//     length in bounded memory), LineBudget (the memory for lines longer
+//     than 1 MiB, shared by every stream of the process, which wait for
+//     it), NormalizeEvent (validate and compact one JSON object, invalid
+//     UTF-8 in strings replaced by \ufffd; a hand-written one-pass checker
+//     fuzzed against encoding/json), NormalizeEventTime and
+//     NormalizeEventInfo (the same in one pass with the event's time and
+//     the count of replaced bytes, the hot path),
 //     EventTime (the event's own time from its top-level
 //     "timestamp" or "datetime" key; ParseDateTime for API 1.0 date-times)
 //     and SkipReporter (count and log skipped records and files);

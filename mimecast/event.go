@@ -9,16 +9,20 @@ import (
 	"math/bits"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // NormalizeEvent validates that line is exactly one JSON object and appends
 // its compact form (insignificant whitespace removed; every string, number
-// and key byte preserved as is, nothing re-escaped) to dst[:0]. A leading
-// UTF-8 BOM, surrounding whitespace and a trailing CR are ignored. The error
-// says why the line is not a JSON object; on error the returned slice is
-// dst[:0].
+// and key byte preserved as is, nothing re-escaped) to dst[:0]. The one
+// change inside strings: every byte that is not part of a valid UTF-8
+// sequence is replaced by the escape \ufffd (U+FFFD), one per byte, as
+// encoding/json's encoder does, so that the result is always valid UTF-8.
+// A leading UTF-8 BOM, surrounding whitespace and a trailing CR are
+// ignored. The error says why the line is not a JSON object; on error the
+// returned slice is dst[:0].
 func NormalizeEvent(dst, line []byte) ([]byte, error) {
 	return normalize(dst, line, nil)
 }
@@ -28,17 +32,43 @@ func NormalizeEvent(dst, line []byte) ([]byte, error) {
 // NormalizeEvent, t and ok those of EventTime(out) (zero and false on
 // error).
 func NormalizeEventTime(dst, line []byte) (out []byte, t time.Time, ok bool, err error) {
-	var ts timeScan
-	if out, err = normalize(dst, line, &ts); err != nil {
-		return out, time.Time{}, false, err
-	}
-	t, ok = ts.result()
-	return out, t, ok, nil
+	out, info, err := NormalizeEventInfo(dst, line, 0)
+	return out, info.Time, info.TimeOK, err
 }
 
-// normalize implements NormalizeEvent and, when ts is not nil, fills ts
-// for NormalizeEventTime.
-func normalize(dst, line []byte, ts *timeScan) ([]byte, error) {
+// EventInfo is what NormalizeEventInfo learnt about an event on the way.
+type EventInfo struct {
+	Time   time.Time // as EventTime
+	TimeOK bool
+	// Replaced counts the bytes of invalid UTF-8 replaced by \ufffd.
+	Replaced int
+}
+
+// ErrTooLarge is wrapped by NormalizeEventInfo when the compact form would
+// be longer than its limit (only replacing invalid UTF-8 makes it longer
+// than the line).
+var ErrTooLarge = errors.New("event too large")
+
+// NormalizeEventInfo is NormalizeEventTime that also reports how many
+// invalid UTF-8 bytes were replaced. The compact form is never longer than
+// the line, except by the replacements (one byte becomes six); limit > 0
+// bounds that growth: a string whose replacements would make out longer
+// than limit bytes refuses the event with an error wrapping ErrTooLarge,
+// without growing dst for it. So a dst with a capacity of max(len(line),
+// limit) is never reallocated.
+func NormalizeEventInfo(dst, line []byte, limit int) (out []byte, info EventInfo, err error) {
+	sc := scan{time: true, limit: limit}
+	if out, err = normalize(dst, line, &sc); err != nil {
+		return out, EventInfo{}, err
+	}
+	info.Time, info.TimeOK = sc.result()
+	info.Replaced = sc.replaced
+	return out, info, nil
+}
+
+// normalize implements NormalizeEvent and, when sc is not nil, fills sc
+// for NormalizeEventInfo.
+func normalize(dst, line []byte, sc *scan) ([]byte, error) {
 	line = bytes.TrimPrefix(line, utf8BOM)
 	line = bytes.TrimSpace(line) // also drops a trailing CR
 	if len(line) == 0 {
@@ -47,34 +77,46 @@ func normalize(dst, line []byte, ts *timeScan) ([]byte, error) {
 	if line[0] != '{' {
 		return dst[:0], fmt.Errorf("not a JSON object: starts with %q", line[0])
 	}
-	if out, ok := appendCompact(dst[:0], line, ts); ok {
+	if out, ok := appendCompact(dst[:0], line, sc); ok {
 		return out, nil
 	}
+	if sc != nil && sc.overflow {
+		return dst[:0], fmt.Errorf("%w: more than %d bytes once invalid UTF-8 is replaced", ErrTooLarge, sc.limit)
+	}
 	// Invalid (rare): let encoding/json say why, in its words. Should it
-	// accept the line after all, its output is the reference.
+	// accept the line after all, its output is the reference, with invalid
+	// UTF-8 replaced.
 	buf := bytes.NewBuffer(dst[:0])
 	if err := json.Compact(buf, line); err != nil {
 		return dst[:0], fmt.Errorf("invalid JSON: %w", err)
 	}
 	out := buf.Bytes()
-	if ts != nil {
-		*ts = timeScan{}
-		ts.ts, ts.tsOK = EventTime(out)
+	if !utf8.Valid(out) {
+		out = bytes.ToValidUTF8(out, []byte(`\ufffd`))
+	}
+	if sc != nil {
+		*sc = scan{}
+		sc.ts, sc.tsOK = EventTime(out)
 	}
 	return out, nil
 }
 
-// timeScan collects, during appendCompact, what EventTime would find: the
-// first top-level "timestamp" that parses, else the first top-level
-// "datetime" string that parses.
-type timeScan struct {
+// scan is what appendCompact collects on the way, when asked: what
+// EventTime would find (the first top-level "timestamp" that parses, else
+// the first top-level "datetime" string that parses) when time is set, and
+// the invalid UTF-8 bytes it replaced. limit > 0 bounds the output.
+type scan struct {
+	time       bool
 	ts, dt     time.Time
 	tsOK, dtOK bool
+	replaced   int
+	limit      int
+	overflow   bool // the output would have been longer than limit
 }
 
 // member looks at one top-level member (key without quotes, value as
 // written), as EventTime does.
-func (s *timeScan) member(key, val []byte) {
+func (s *scan) member(key, val []byte) {
 	if s.tsOK {
 		return // EventTime stops at the first usable timestamp
 	}
@@ -88,7 +130,7 @@ func (s *timeScan) member(key, val []byte) {
 	}
 }
 
-func (s *timeScan) result() (time.Time, bool) {
+func (s *scan) result() (time.Time, bool) {
 	if s.tsOK {
 		return s.ts, true
 	}
@@ -377,13 +419,16 @@ const (
 // exactly one JSON value surrounded by optional JSON whitespace, with the
 // same verdict as encoding/json's scanner (json.Valid), and appends to dst
 // what json.Compact would: src without its insignificant whitespace, every
-// other byte copied unchanged. Input that is already compact is validated
-// and copied in one append. ok is false when src is not valid JSON; dst is
-// then returned unchanged in length.
+// other byte copied unchanged, except that in a string holding invalid
+// UTF-8 each such byte becomes \ufffd. Input that is already compact is
+// validated and copied in one append. ok is false when src is not valid
+// JSON (or sc.limit is exceeded: sc.overflow); dst is then returned
+// unchanged in length.
 //
-// When ts is not nil, every "timestamp" and "datetime" member of the
-// top-level object with a scalar value is passed to ts.member.
-func appendCompact(dst, src []byte, ts *timeScan) (out []byte, ok bool) {
+// When sc is not nil, it counts the replaced bytes and, with sc.time, every
+// "timestamp" and "datetime" member of the top-level object with a scalar
+// value is passed to sc.member.
+func appendCompact(dst, src []byte, sc *scan) (out []byte, ok bool) {
 	orig := len(dst)
 	var small [4]uint64 // container kinds (bit set = array) for the first 256 levels
 	kinds := small[:]
@@ -391,7 +436,7 @@ func appendCompact(dst, src []byte, ts *timeScan) (out []byte, ok bool) {
 	start := 0 // src[start:i] is still to be copied
 	i := 0
 	n := len(src)
-	var key []byte // of the top-level member whose value is being read, for ts
+	var key []byte // of the top-level member whose value is being read, for sc
 	vStart := -1   // start of that value when it is a scalar, else -1
 
 	// skipSpace moves i past JSON whitespace, copying what precedes it.
@@ -457,8 +502,16 @@ value:
 		}
 		goto value
 	case c == '"':
-		if i = scanString(src, i); i < 0 {
+		k := i
+		var bad bool
+		if i, bad = scanString(src, i); i < 0 {
 			return dst[:orig], false
+		}
+		if bad {
+			if dst, ok = appendFixedString(dst, src[start:k], src[k:i], n-i, sc); !ok {
+				return dst[:orig], false
+			}
+			start = i
 		}
 	case c == '-' || c >= '0' && c <= '9':
 		if i = scanNumber(src, i); i < 0 {
@@ -485,7 +538,7 @@ value:
 
 next: // after a value: a separator, the end of a container, or the end
 	if vStart >= 0 {
-		ts.member(key, src[vStart:i])
+		sc.member(key, src[vStart:i])
 		vStart = -1
 	}
 	key = nil
@@ -533,10 +586,16 @@ key: // an object member's name, then ':'
 	}
 	{
 		k := i
-		if i = scanString(src, i); i < 0 {
+		var bad bool
+		if i, bad = scanString(src, i); i < 0 {
 			return dst[:orig], false
 		}
-		if ts != nil && depth == 1 {
+		if bad {
+			if dst, ok = appendFixedString(dst, src[start:k], src[k:i], n-i, sc); !ok {
+				return dst[:orig], false
+			}
+			start = i
+		} else if sc != nil && sc.time && depth == 1 {
 			if k := src[k+1 : i-1]; string(k) == "timestamp" || string(k) == "datetime" {
 				key = k
 			}
@@ -557,15 +616,19 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 // scanString validates the JSON string starting at src[i] == '"' and
 // returns the index just past its closing quote, or -1. As encoding/json,
 // it refuses control bytes (< 0x20) and unknown escapes, and accepts any
-// other byte (UTF-8 is not checked).
-func scanString(src []byte, i int) int {
+// other byte; bad reports bytes that are not valid UTF-8 (see
+// appendFixedString).
+func scanString(src []byte, i int) (end int, bad bool) {
 	i++
 	n := len(src)
 	for {
-		// Eight bytes at a time while none is '"', '\\' or a control byte.
+		// Eight bytes at a time while none is '"', '\\', a control byte or
+		// a non-ASCII byte.
 		for i+8 <= n {
 			w := binary.LittleEndian.Uint64(src[i:])
-			m := hasZero(w^quote64) | hasZero(w^bslash) | (w-space64) & ^w & msb64
+			// (w-space64)&^w flags the bytes < 0x20, w the bytes >= 0x80:
+			// (x&^w)|w is x|w.
+			m := hasZero(w^quote64) | hasZero(w^bslash) | ((w-space64)|w)&msb64
 			if m != 0 {
 				// Only bytes above the first flagged one can be false
 				// positives, so the lowest flag is exact.
@@ -575,32 +638,78 @@ func scanString(src []byte, i int) int {
 			i += 8
 		}
 		if i >= n {
-			return -1
+			return -1, bad
 		}
 		switch c := src[i]; {
 		case c == '"':
-			return i + 1
+			return i + 1, bad
 		case c == '\\':
 			if i+1 >= n {
-				return -1
+				return -1, bad
 			}
 			switch src[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+6 > n || !isHex(src[i+2]) || !isHex(src[i+3]) || !isHex(src[i+4]) || !isHex(src[i+5]) {
-					return -1
+					return -1, bad
 				}
 				i += 6
 			default:
-				return -1
+				return -1, bad
 			}
 		case c < ' ':
-			return -1
+			return -1, bad
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(src[i:])
+			if r == utf8.RuneError && size == 1 {
+				bad = true
+			}
+			i += size
 		default:
 			i++
 		}
 	}
+}
+
+// replacement is what encoding/json's encoder writes for a byte of invalid
+// UTF-8.
+const replacement = `\ufffd`
+
+// appendFixedString appends pending (bytes to copy as they are) and then the
+// valid JSON string str (quotes included) with each byte of invalid UTF-8
+// replaced by \ufffd, counting them in sc. ok is false, with sc.overflow,
+// when that and the rest bytes of input still to come (which give at most
+// as many bytes of output, or fail again here) could make the output longer
+// than sc.limit (> 0); dst is then unchanged in length.
+func appendFixedString(dst, pending, str []byte, rest int, sc *scan) ([]byte, bool) {
+	bad := 0
+	for i := 0; i < len(str); {
+		r, size := utf8.DecodeRune(str[i:])
+		if r == utf8.RuneError && size == 1 {
+			bad++
+		}
+		i += size
+	}
+	if sc != nil {
+		if need := len(dst) + len(pending) + len(str) + bad*(len(replacement)-1) + rest; sc.limit > 0 && need > sc.limit {
+			sc.overflow = true
+			return dst, false
+		}
+		sc.replaced += bad
+	}
+	dst = append(dst, pending...)
+	last := 0
+	for i := 0; i < len(str); {
+		r, size := utf8.DecodeRune(str[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, str[last:i]...)
+			dst = append(dst, replacement...)
+			last = i + 1
+		}
+		i += size
+	}
+	return append(dst, str[last:]...), true
 }
 
 // hasZero flags (high bit set) the zero bytes of w; a flag above a true one

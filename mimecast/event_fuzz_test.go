@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 // normalizeEventRef is NormalizeEvent as first written, on encoding/json
-// alone: the reference the hand-written compactor must match.
+// alone, plus the replacement of invalid UTF-8 (fixUTF8): the reference
+// the hand-written compactor must match.
 func normalizeEventRef(dst, line []byte) ([]byte, error) {
 	line = bytes.TrimPrefix(line, utf8BOM)
 	line = bytes.TrimSpace(line)
@@ -27,7 +30,27 @@ func normalizeEventRef(dst, line []byte) ([]byte, error) {
 	if err := json.Compact(buf, line); err != nil {
 		return dst[:0], fmt.Errorf("invalid JSON: %w", err)
 	}
-	return buf.Bytes(), nil
+	out, _ := fixUTF8(buf.Bytes())
+	return out, nil
+}
+
+// fixUTF8 is the reference replacement: every byte that utf8.DecodeRune
+// finds invalid becomes the six bytes \ufffd, as encoding/json's encoder
+// writes it. In valid JSON such bytes can only be inside strings. n counts
+// them.
+func fixUTF8(b []byte) (out []byte, n int) {
+	out = []byte{}
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			out = append(out, `\ufffd`...)
+			n++
+		} else {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return out, n
 }
 
 // checkAgainstEncodingJSON fails t when appendCompact or NormalizeEvent
@@ -35,20 +58,37 @@ func normalizeEventRef(dst, line []byte) ([]byte, error) {
 func checkAgainstEncodingJSON(t *testing.T, in []byte) {
 	t.Helper()
 	// appendCompact alone, on any input: same verdict as json.Valid, same
-	// bytes as json.Compact, dst's prefix kept.
+	// bytes as json.Compact with invalid UTF-8 replaced, dst's prefix kept.
 	prefix := []byte("prefix")
-	got, ok := appendCompact(bytes.Clone(prefix), in, nil)
+	var sc scan
+	got, ok := appendCompact(bytes.Clone(prefix), in, &sc)
 	if valid := json.Valid(in); ok != valid {
 		t.Fatalf("appendCompact(%q): ok = %v, json.Valid = %v", in, ok, valid)
 	}
 	if !bytes.HasPrefix(got, prefix) {
 		t.Fatalf("appendCompact(%q) lost dst's prefix: %q", in, got)
 	}
-	var want bytes.Buffer
-	werr := json.Compact(&want, in)
+	var compact bytes.Buffer
+	werr := json.Compact(&compact, in)
+	want, bad := fixUTF8(compact.Bytes())
 	if ok {
-		if werr != nil || !bytes.Equal(got[len(prefix):], want.Bytes()) {
-			t.Fatalf("appendCompact(%q) = %q, json.Compact = %q, %v", in, got[len(prefix):], want.Bytes(), werr)
+		if werr != nil || !bytes.Equal(got[len(prefix):], want) {
+			t.Fatalf("appendCompact(%q) = %q, json.Compact with invalid UTF-8 replaced = %q, %v", in, got[len(prefix):], want, werr)
+		}
+		if sc.replaced != bad {
+			t.Fatalf("appendCompact(%q) replaced %d bytes, want %d", in, sc.replaced, bad)
+		}
+		// What a receiver reads: valid UTF-8 that decodes to what
+		// encoding/json decodes from the input (it replaces the same
+		// bytes by U+FFFD when decoding).
+		if !utf8.Valid(got) {
+			t.Fatalf("appendCompact(%q) = %q: not valid UTF-8", in, got)
+		}
+		var vin, vout any
+		if json.Unmarshal(in, &vin) == nil {
+			if err := json.Unmarshal(got[len(prefix):], &vout); err != nil || !reflect.DeepEqual(vin, vout) {
+				t.Fatalf("appendCompact(%q) = %q decodes to %#v (%v), the input to %#v", in, got[len(prefix):], vout, err, vin)
+			}
 		}
 	} else if len(got) != len(prefix) {
 		t.Fatalf("appendCompact(%q) invalid but appended %q", in, got[len(prefix):])
@@ -111,7 +151,9 @@ var compactCases = []string{
 	`{"a":"\"\\\/\b\f\n\r\t"}`, `{"a":"\u00e9\u20AC\uD83D\uDE00"}`, `{"a":"\u12"}`, `{"a":"\u12g4"}`,
 	`{"a":"\x"}`, `{"a":"\'"}`, `{"a":"\`, `{"a":"abc`, `{"a":"abcdefghijklmnopqrstuvwxyz0123456789`,
 	"{\"a\":\"tab\tinside\"}", "{\"a\":\"nul\x00\"}", "{\"a\":\"del\x7f\"}", "{\"a\":\"bad utf8 \xff\xfe\"}",
-	"{\"a\":\"\u2028\u2029<>&\"}", "{\"\xff\":1}", "\xEF\xBB\xBF{\"a\":1}", "{\"a\":1}\r", "{\"a\":1}\n",
+	"{\"a\":\"\u2028\u2029<>&\"}", "{\"\xff\":1}", "{\"a\":\"overlong \xc0\xaf, surrogate \xed\xa0\x80, cut \xe2\x82\"}",
+	"{\"a\":\"\xf4\x90\x80\x80 \xf0\x9f\x98\x80 ok \xc3\xa9\", \"k\xfe\" : [\"\xff\", {\"timestamp\":\"\xff\"}], \"timestamp\": 1731499059314}",
+	"{\"long\":\"" + strings.Repeat("abcdefg\xff", 20) + "\"}", "\xEF\xBB\xBF{\"a\":1}", "{\"a\":1}\r", "{\"a\":1}\n",
 	"\v{\"a\":1}", "{\"a\":1}\v", "{\"a\":\v1}", "{\"a\":1}\u00a0", "\u0085{\"a\":1}", "{\"a\":\u00a01}",
 	`{"a":1}{"b":2}`, `{"a":1} x`, `{"a":1} {`, `{"a":1}]`, `{"a":"x"}"`,
 	`{"longstring":"` + strings.Repeat("abcdefgh", 20) + `","k":"` + strings.Repeat("é", 30) + `\n"}`,

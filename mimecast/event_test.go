@@ -1,9 +1,11 @@
 package mimecast
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
@@ -35,6 +37,48 @@ func TestNormalizeEvent(t *testing.T) {
 		if err != nil || string(got) != tc.want {
 			t.Errorf("%q: got %q, %v; want %q", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+// TestNormalizeEventInvalidUTF8 checks the issue's cases: invalid bytes
+// (\xff\xfe), an overlong encoding (\xc0\xaf) and an encoded surrogate
+// become \ufffd each, in values and keys, are counted, and the result is
+// valid UTF-8; the limit refuses an event that the replacements would make
+// too long.
+func TestNormalizeEventInvalidUTF8(t *testing.T) {
+	in := "{\"a\": \"x\xff\xfey\", \"k\xc0\xaf\":\"\xed\xa0\x80\u00e9\", \"ok\":\"\u00e9\xc3\xa9\", \"timestamp\":1731499059314}"
+	want := `{"a":"x\ufffd\ufffdy","k\ufffd\ufffd":"\ufffd\ufffd\ufffd` + "\u00e9" + `","ok":"` + "\u00e9\u00e9" + `","timestamp":1731499059314}`
+	out, info, err := NormalizeEventInfo(nil, []byte(in), 0)
+	if err != nil || string(out) != want {
+		t.Fatalf("got %q, %v; want %q", out, err, want)
+	}
+	if !utf8.Valid(out) {
+		t.Errorf("%q is not valid UTF-8", out)
+	}
+	if info.Replaced != 7 || !info.TimeOK || info.Time.UnixMilli() != 1731499059314 {
+		t.Errorf("info = %+v, want 7 replaced and the timestamp", info)
+	}
+	if out, err := NormalizeEvent(nil, []byte(in)); err != nil || string(out) != want {
+		t.Errorf("NormalizeEvent: %q, %v", out, err)
+	}
+
+	// Valid input is untouched and counts nothing.
+	if _, info, err := NormalizeEventInfo(nil, []byte(`{"a":"\u00e9 `+"\u00e9\U0001F600"+`"}`), 0); err != nil || info.Replaced != 0 {
+		t.Errorf("valid UTF-8: %+v, %v", info, err)
+	}
+
+	// limit: 10 bad bytes grow the line by 50 bytes.
+	line := []byte(`{"a":"` + strings.Repeat("\xff", 10) + `"}`)
+	if out, _, err := NormalizeEventInfo(nil, line, len(line)+50); err != nil || len(out) != len(line)+50 {
+		t.Errorf("limit just large enough: %q, %v", out, err)
+	}
+	dst := make([]byte, 0, len(line))
+	out, _, err = NormalizeEventInfo(dst, line, len(line)+49)
+	if !errors.Is(err, ErrTooLarge) || len(out) != 0 {
+		t.Errorf("limit one byte short: %q, %v; want ErrTooLarge", out, err)
+	}
+	if cap(out) != cap(dst) {
+		t.Errorf("dst grew to %d bytes for an event refused as too large", cap(out))
 	}
 }
 

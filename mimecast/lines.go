@@ -3,7 +3,9 @@ package mimecast
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -13,6 +15,8 @@ const DefaultMaxLine = 32 << 20
 
 // lineBufKeep is the largest line buffer kept between lines; a bigger one
 // (grown for a long line) is dropped so that steady-state memory stays small.
+// It is also the small-line allowance: a line growing past it is held in
+// memory reserved from the scanner's LineBudget.
 const lineBufKeep = 1 << 20
 
 // LineScanner splits a stream into lines terminated by LF (a final line
@@ -21,9 +25,16 @@ const lineBufKeep = 1 << 20
 // reported with TooLong and read through without being held, so memory is
 // bounded by maxLine plus a small read buffer whatever the input.
 //
+// Created with NewBudgetLineScanner, a line longer than 1 MiB is held in
+// memory reserved from a LineBudget shared by every stream of the process
+// (LineClaim bytes: the line and its normalised copy), waiting while other
+// streams hold it; the reservation is given back at the next Scan or at
+// Close. A line longer than the budget allows is TooLong.
+//
 // Usage mirrors bufio.Scanner:
 //
 //	s := mimecast.NewLineScanner(r, 0)
+//	defer s.Close()
 //	for s.Scan() {
 //		if s.TooLong() { /* count, log s.LineNo(), skip */ continue }
 //		use(s.Bytes())
@@ -31,37 +42,89 @@ const lineBufKeep = 1 << 20
 //	if err := s.Err(); err != nil { ... }
 type LineScanner struct {
 	r       *bufio.Reader
-	maxLine int
+	maxLine int // effective limit: the configured one, lowered to what the budget can hold
 	buf     []byte
+	out     []byte // NormalizeEvent's buffer
 	line    []byte
 	lineNo  int
 	size    int64
 	tooLong bool
 	err     error
 	done    bool
+
+	ctx    context.Context // for waiting on budget
+	budget *LineBudget
+	claim  int64 // bytes reserved per long line
+	held   int64 // bytes reserved now
+	long   bool  // the current line grew past lineBufKeep
 }
 
 // NewLineScanner returns a scanner reading r. maxLine <= 0 means
-// DefaultMaxLine.
+// DefaultMaxLine. Its long lines are not limited by a budget.
 func NewLineScanner(r io.Reader, maxLine int) *LineScanner {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLine
 	}
-	return &LineScanner{r: bufio.NewReaderSize(r, 64<<10), maxLine: maxLine}
+	return &LineScanner{r: bufio.NewReaderSize(r, 64<<10), maxLine: maxLine, ctx: context.Background()}
 }
 
-// Scan advances to the next line and reports whether there is one. It
-// returns false at the end of the input or on a read error (see Err).
-// Empty lines are returned too (as empty slices); callers usually skip them.
-func (s *LineScanner) Scan() bool {
-	if s.done {
-		return false
+// NewBudgetLineScanner is NewLineScanner whose lines longer than 1 MiB are
+// held in memory reserved from budget (nil: unlimited). When budget is
+// smaller than LineClaim(maxLine), the longest line accepted is lowered to
+// what it can hold. Waiting for the budget ends with ctx: Scan then returns
+// false and Err ctx's error. Call Close when done.
+func NewBudgetLineScanner(ctx context.Context, r io.Reader, maxLine int, budget *LineBudget) *LineScanner {
+	s := NewLineScanner(r, maxLine)
+	s.ctx = ctx
+	s.budget = budget
+	if budget != nil {
+		s.claim = LineClaim(s.maxLine)
+		if size := budget.Size(); s.claim > size {
+			s.claim = size
+			s.maxLine = int(max((size-lineClaimSlack)/2, 1))
+		}
 	}
+	return s
+}
+
+// MaxLine returns the longest line accepted, in bytes: maxLine, or less
+// when the budget cannot hold a line of that size.
+func (s *LineScanner) MaxLine() int { return s.maxLine }
+
+// Close gives back the budget held for the current line and drops the
+// long-line buffers. The scanner must not be used afterwards. It is safe
+// to call more than once.
+func (s *LineScanner) Close() {
+	s.release()
+	s.done = true
+}
+
+// release ends the current line's hold on memory.
+func (s *LineScanner) release() {
 	if cap(s.buf) > lineBufKeep {
 		s.buf = nil
 	}
-	s.buf = s.buf[:0]
+	if cap(s.out) > lineBufKeep {
+		s.out = nil
+	}
 	s.line = nil
+	s.long = false
+	if s.held > 0 {
+		s.budget.Release(s.held)
+		s.held = 0
+	}
+}
+
+// Scan advances to the next line and reports whether there is one. It
+// returns false at the end of the input, on a read error or when waiting
+// for the budget was cancelled (see Err). Empty lines are returned too (as
+// empty slices); callers usually skip them.
+func (s *LineScanner) Scan() bool {
+	s.release()
+	if s.done {
+		return false
+	}
+	s.buf = s.buf[:0]
 	s.size = 0
 	s.tooLong = false
 	chunk, err := s.r.ReadSlice('\n')
@@ -88,13 +151,11 @@ func (s *LineScanner) Scan() bool {
 			if !s.tooLong {
 				if len(s.buf)+len(chunk) > s.maxLine+2 { // +2: room for the CR LF trimmed below
 					s.tooLong = true
-					// Keep a short prefix for logging.
-					if len(s.buf) < 200 {
-						s.buf = append(s.buf, chunk[:min(len(chunk), 200-len(s.buf))]...)
-					}
-					s.buf = s.buf[:min(len(s.buf), 200)]
-				} else {
-					s.buf = append(s.buf, chunk...)
+					s.keepPrefix(chunk)
+				} else if werr := s.append(chunk); werr != nil {
+					s.done = true
+					s.err = werr
+					return false
 				}
 			}
 		}
@@ -120,11 +181,83 @@ func (s *LineScanner) Scan() bool {
 	if !s.tooLong {
 		if len(line) > s.maxLine {
 			s.tooLong = true
-			line = line[:min(len(line), 200)]
+			s.keepPrefix(nil)
+			line = s.buf[:min(len(s.buf), len(line))]
 		}
 	}
 	s.line = line
 	return true
+}
+
+// append adds chunk to the line being read. Past lineBufKeep the line is
+// long: the budget is reserved first (waiting if need be) and the buffer
+// grows by doubling up to maxLine+2 bytes, within the reservation.
+func (s *LineScanner) append(chunk []byte) error {
+	need := len(s.buf) + len(chunk)
+	if need <= cap(s.buf) {
+		s.buf = append(s.buf, chunk...)
+		return nil
+	}
+	if need <= lineBufKeep {
+		s.buf = append(s.buf, chunk...)
+		return nil
+	}
+	if !s.long {
+		s.long = true
+		if s.budget != nil {
+			if err := s.budget.Acquire(s.ctx, s.claim); err != nil {
+				return fmt.Errorf("waiting for the long-line memory budget: %w", err)
+			}
+			s.held = s.claim
+		}
+	}
+	newCap := min(max(2*cap(s.buf), need, lineBufKeep), s.maxLine+2)
+	nb := make([]byte, len(s.buf), newCap)
+	copy(nb, s.buf)
+	s.buf = append(nb, chunk...)
+	return nil
+}
+
+// keepPrefix keeps, of a line found too long, its first 200 bytes (of
+// s.buf, then of more) for logging, and gives back the memory held for it:
+// the rest of the line is read through without being kept.
+func (s *LineScanner) keepPrefix(more []byte) {
+	var p [200]byte
+	n := copy(p[:], s.buf)
+	n += copy(p[n:], more)
+	if cap(s.buf) > lineBufKeep {
+		s.buf = make([]byte, 0, 256)
+	}
+	s.buf = append(s.buf[:0], p[:n]...)
+	if s.held > 0 {
+		s.budget.Release(s.held)
+		s.held = 0
+	}
+}
+
+// NormalizeEvent is NormalizeEventInfo of the current line, into a buffer
+// of the scanner valid until the next Scan. The normalised copy of a long
+// line is held in the line's reservation: an event that replacing invalid
+// UTF-8 would make larger than that is refused (ErrTooLarge), as is one of
+// a line up to 1 MiB that would grow past 2 MiB when the scanner has a
+// budget.
+func (s *LineScanner) NormalizeEvent() ([]byte, EventInfo, error) {
+	line := s.line
+	var dst []byte
+	limit := 0
+	switch {
+	case s.held > 0:
+		dst = make([]byte, 0, len(line))
+		limit = int(s.held) - cap(s.buf)
+	case s.budget != nil:
+		dst = s.out[:0]
+		limit = 2 * lineBufKeep
+	default:
+		dst = s.out[:0]
+	}
+	out, info, err := NormalizeEventInfo(dst, line, limit)
+	s.out = out[:0]
+	return out, info, err
 }
 
 // Bytes returns the current line without its LF (and CR). It is only valid

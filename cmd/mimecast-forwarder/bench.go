@@ -33,11 +33,13 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	perFile := fs.Int("records-per-file", 10_000, "records per simulated batch file (raise it to show that memory does not grow with file size)")
 	types := fs.Int("types", len(mimecast.Types), "number of event types (streams) to spread the records over")
 	procs := fs.Int("gomaxprocs", 1, "GOMAXPROCS of the forwarder process (1 = one core)")
+	longEvery := fs.Int("long-line-every", 0, "every Nth file of each type ends with a very long line (0: none; 1 with one file per type: every stream reads one at the same time)")
+	longBytes := fs.Int("long-line-bytes", 0, "padding of the long lines in bytes (0: the simulator's 4 MiB); above the maximum line size (32 MiB) they are skipped as too_large, and a padding of hundreds of MiB makes a gzip bomb (a few MiB that inflate to a huge line)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *records < 1 || *perFile < 1 || *types < 1 || *types > len(mimecast.Types) || *procs < 1 {
-		return &configError{err: fmt.Errorf("bench: --records, --records-per-file, --gomaxprocs must be ≥ 1 and --types 1..%d", len(mimecast.Types))}
+	if *records < 1 || *perFile < 1 || *types < 1 || *types > len(mimecast.Types) || *procs < 1 || *longEvery < 0 || *longBytes < 0 {
+		return &configError{err: fmt.Errorf("bench: --records, --records-per-file, --gomaxprocs must be ≥ 1, --types 1..%d, --long-line-every and --long-line-bytes ≥ 0", len(mimecast.Types))}
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -61,7 +63,8 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	}
 	sim := exec.CommandContext(ctx, exe, "simulate", "--listen", simAddr, "--log-level", "warn",
 		"--history", history.String(), "--live-interval", "-1s", "--records-per-file", strconv.Itoa(*perFile),
-		"--rate-limit", "-1", "--types", joinTypes(typeList))
+		"--rate-limit", "-1", "--types", joinTypes(typeList),
+		"--long-line-every", strconv.Itoa(*longEvery), "--long-line-bytes", strconv.Itoa(*longBytes))
 	sim.Stderr = e.stderr
 	if err := sim.Start(); err != nil {
 		return fmt.Errorf("bench: start simulator: %w", err)
@@ -100,6 +103,10 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	fwd.Stderr = e.stderr
 	fmt.Fprintf(e.stdout, "bench: %d types × %d files × %d records = %d records, forwarder GOMAXPROCS=%d\n",
 		*types, filesPerType, *perFile, *types*filesPerType**perFile, *procs)
+	longLines, skippable := longLineCount(*types, filesPerType, *longEvery, *longBytes)
+	if longLines > 0 {
+		fmt.Fprintf(e.stdout, "long lines:              %d of %d bytes of padding\n", longLines, longLinePadding(*longBytes))
+	}
 	start := time.Now()
 	if err := fwd.Run(); err != nil {
 		return fmt.Errorf("bench: forwarder: %w", err)
@@ -125,11 +132,33 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	}
 	fmt.Fprintf(e.stdout, "forwarder peak RSS:      %.1f MiB\n", rssMiB)
 	fmt.Fprintf(e.stdout, "bytes received:          %d (%.0f B/record)\n", sink.Bytes(), float64(sink.Bytes())/float64(max(got, 1)))
-	want := int64(*types * filesPerType * *perFile)
+	want := int64(*types*filesPerType**perFile - skippable)
 	if got < want {
 		return fmt.Errorf("bench: received %d records, want at least %d", got, want)
 	}
 	return nil
+}
+
+// longLineCount returns how many long lines the simulator serves (one in
+// every longEvery-th file of each type) and how many of them the forwarder
+// may skip as too_large (their padding alone comes within 64 KiB of the
+// maximum line size).
+func longLineCount(types, filesPerType, longEvery, longBytes int) (lines, skippable int) {
+	if longEvery <= 0 {
+		return 0, 0
+	}
+	lines = types * (filesPerType / longEvery)
+	if longLinePadding(longBytes)+64<<10 > mimecast.DefaultMaxLine {
+		skippable = lines
+	}
+	return lines, skippable
+}
+
+func longLinePadding(n int) int {
+	if n == 0 {
+		return simulator.DefaultLongLineBytes
+	}
+	return n
 }
 
 // passThroughEnv keeps the variables a child process needs to run.

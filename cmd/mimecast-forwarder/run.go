@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -130,9 +131,29 @@ func useSimulator(v values, sim *simulator.Simulator) {
 	v["MIMECAST_CLIENT_SECRET"] = secret
 }
 
+// memoryLimit is the Go runtime's soft memory limit while the daemon runs,
+// unless GOMEMLIMIT sets another: the long-line budget plus room for
+// everything else. The budget bounds the long-line buffers in use; the
+// limit makes the runtime collect the ones already dropped before the heap
+// doubles (GOGC), which would otherwise take the process past 256 MiB when
+// every stream meets a long line.
+const memoryLimit = mimecast.DefaultLineBudget + 64<<20
+
+// envSet reports whether the environment variable k is set.
+func envSet(e env, k string) bool {
+	if e.lookupEnv == nil {
+		return e.getenv(k) != ""
+	}
+	_, set := e.lookupEnv(k)
+	return set
+}
+
 // serve wires the components and runs the forwarder until ctx is done (or,
 // with --once, until every stream is caught up).
 func serve(ctx context.Context, cfg *config, e env, log *slog.Logger) error {
+	if !envSet(e, "GOMEMLIMIT") {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(memoryLimit))
+	}
 	store, err := checkpoint.Open(cfg.StateDir, log)
 	if err != nil {
 		return err
@@ -247,21 +268,25 @@ func limitOutput(ctx context.Context, fc flowcontrol.Config, sender forwarder.Se
 }
 
 // buildSources creates the sources of the configured API, sharing one
-// request budget.
+// request budget and one memory budget for long lines.
 func buildSources(cfg *config, m *metrics.Metrics, log *slog.Logger) ([]source.Source, error) {
 	cc := cfg.Client
 	cc.Budget = mimecast.NewBudget(cfg.RequestsPerMinute, budgetBurst)
+	lines := mimecast.NewLineBudget(mimecast.DefaultLineBudget, m)
 	switch cfg.API {
 	case apiV2:
 		v2 := cfg.V2
 		v2.Client = cc
+		v2.LineBudget = lines
 		return api2.NewSources(v2, m, log.With("api", "2.0"))
 	case apiV1:
-		client, err := api1.NewClient(cfg.V1, cc, m, log.With("api", "1.0"))
+		v1 := cfg.V1
+		v1.LineBudget = lines
+		client, err := api1.NewClient(v1, cc, m, log.With("api", "1.0"))
 		if err != nil {
 			return nil, err
 		}
-		src, err := api1.NewSource(cfg.V1, client, m, log.With("api", "1.0"))
+		src, err := api1.NewSource(v1, client, m, log.With("api", "1.0"))
 		if err != nil {
 			return nil, err
 		}

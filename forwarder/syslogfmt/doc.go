@@ -19,8 +19,16 @@
 //     (IANA-registered SD-ID, RFC 5424 §7.2), or "-" when disabled.
 //   - MSG, body mode json (default): {"mimecast":{"logType":"<type>",<the
 //     inner bytes of record.JSON>}}, the original fields byte for byte
-//     ({"mimecast":{"logType":"<type>"}} for {}). A record JSON with an own
-//     "logType" key therefore yields a duplicate key. Body mode raw:
+//     ({"mimecast":{"logType":"<type>"}} for {}). Never a duplicate
+//     logType: when the record JSON has its own top-level "logType" member
+//     (spelled without \u escapes, as every source writes it), the
+//     formatter's logType (the record's type, which
+//     the Wazuh decoders and rules read) wins and the event's member is
+//     kept, in place with its value unchanged, renamed "originalLogType"
+//     ("originalLogType2", "originalLogType3", … when that name is taken or
+//     the event has several). The type is written valid UTF-8 (a byte of
+//     invalid UTF-8 becomes \ufffd); the record JSON is valid UTF-8 already
+//     (mimecast.NormalizeEvent). Body mode raw:
 //     record.Raw (the API 1.0 key_value line) without a leading UTF-8 BOM;
 //     records without Raw use json.
 //   - No LF, CR or NUL is ever sent: any that appears in MSG (raw mode, or

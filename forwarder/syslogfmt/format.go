@@ -122,6 +122,9 @@ func (f *Formatter) Append(dst []byte, r *source.Record) (out []byte, shrunk boo
 	dst = appendJSONStringContent(dst, r.Type)
 	dst = append(dst, '"')
 	inner := trimJSONSpace(js[1 : len(js)-1])
+	if hasLogTypeKey(inner) {
+		inner = renameLogTypes(inner) // rare: allocates
+	}
 	if len(inner) > 0 {
 		dst = append(dst, ',')
 	}
@@ -203,8 +206,8 @@ func appendMsgID(b []byte, t string) []byte {
 	return b
 }
 
-// appendJSONStringContent appends s JSON-escaped, without quotes. Invalid
-// UTF-8 bytes are copied unchanged (records are passed through as received).
+// appendJSONStringContent appends s JSON-escaped, without quotes. A byte of
+// invalid UTF-8 becomes \ufffd, as encoding/json writes it.
 func appendJSONStringContent(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -213,6 +216,14 @@ func appendJSONStringContent(b []byte, s string) []byte {
 			b = append(b, '\\', c)
 		case c < 0x20:
 			b = append(b, '\\', 'u', '0', '0', hexDigit(c>>4), hexDigit(c&0xF))
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, `\ufffd`...)
+				continue
+			}
+			b = append(b, s[i:i+size]...)
+			i += size - 1
 		default:
 			b = append(b, c)
 		}

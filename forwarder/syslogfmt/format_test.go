@@ -3,11 +3,14 @@ package syslogfmt
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/leodido/go-syslog/v4/rfc5424"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
@@ -408,4 +411,82 @@ func sameBase(a, b *rfc5424.SyslogMessage) bool {
 	return *a.Priority == *b.Priority && str(a.Hostname) == str(b.Hostname) && str(a.Appname) == str(b.Appname) &&
 		str(a.ProcID) == str(b.ProcID) && str(a.MsgID) == str(b.MsgID) && str(a.Message) == str(b.Message) &&
 		a.Timestamp.Equal(*b.Timestamp)
+}
+
+// TestOwnLogTypeKept checks that an event's own top-level logType never
+// gives the mimecast object a second logType key: the formatter's wins and
+// the event's is kept under originalLogType (2, 3, … when taken, even when
+// the taken name is spelled with escapes); nested logType keys and values
+// are left alone.
+func TestOwnLogTypeKept(t *testing.T) {
+	f := mustNew(t, testConfig())
+	for _, tc := range []struct{ in, want string }{
+		{`{"a":1,"logType":"MTA","b":2}`, `{"mimecast":{"logType":"receipt","a":1,"originalLogType":"MTA","b":2}}`},
+		{`{"logType":{"x":1}}`, `{"mimecast":{"logType":"receipt","originalLogType":{"x":1}}}`},
+		{`{"logType":"e","originalLogType":"o","logType":"l","originalLogType3":3}`,
+			`{"mimecast":{"logType":"receipt","originalLogType2":"e","originalLogType":"o","originalLogType4":"l","originalLogType3":3}}`},
+		{`{ "logType" : 5 , "z":"logType"}`, `{"mimecast":{"logType":"receipt","originalLogType" : 5 , "z":"logType"}}`},
+		{`{"n":{"logType":"inner"},"s":"\"logType\":1","u":"\u00e9"}`, `{"mimecast":{"logType":"receipt","n":{"logType":"inner"},"s":"\"logType\":1","u":"\u00e9"}}`},
+		{`{"logtype":"case differs"}`, `{"mimecast":{"logType":"receipt","logtype":"case differs"}}`},
+		{`{"logType":1,"original\u004cogType":2}`, `{"mimecast":{"logType":"receipt","originalLogType2":1,"original\u004cogType":2}}`},
+	} {
+		msg, _ := format(t, f, &source.Record{Type: "receipt", Time: fixedNow, JSON: []byte(tc.in)})
+		if !strings.HasSuffix(msg, " "+tc.want) {
+			t.Errorf("%s:\n got %s\nwant …%s", tc.in, msg, tc.want)
+			continue
+		}
+		if n := countKeys(t, msgOf(parse(t, msg)), "logType"); n != 1 {
+			t.Errorf("%s: %d logType keys in the mimecast object", tc.in, n)
+		}
+	}
+}
+
+// TestTypeInvalidUTF8 checks that a type with invalid UTF-8 cannot make MSG
+// invalid UTF-8.
+func TestTypeInvalidUTF8(t *testing.T) {
+	f := mustNew(t, testConfig())
+	msg, _ := format(t, f, &source.Record{Type: "bad\xff\xc0\xaf type é", Time: fixedNow, JSON: []byte(`{}`)})
+	if !strings.HasSuffix(msg, ` {"mimecast":{"logType":"bad\ufffd\ufffd\ufffd type é"}}`) || !utf8.ValidString(msg) {
+		t.Errorf("got %q", msg)
+	}
+}
+
+// countKeys returns how many times key names a member of the mimecast
+// object of msg (encoding/json keeps only one of duplicates, so the tokens
+// are counted).
+func countKeys(t testing.TB, msg, key string) int {
+	t.Helper()
+	d := json.NewDecoder(strings.NewReader(msg))
+	type level struct{ obj, keyNext bool }
+	var st []level
+	n := 0
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			return n
+		}
+		if err != nil {
+			t.Fatalf("MSG %q: %v", msg, err)
+		}
+		if v, ok := tok.(json.Delim); ok && (v == '}' || v == ']') {
+			st = st[:len(st)-1]
+			continue
+		}
+		if top := len(st) - 1; top >= 0 && st[top].obj {
+			if st[top].keyNext {
+				st[top].keyNext = false
+				if len(st) == 2 && tok == key {
+					n++
+				}
+				continue
+			}
+			st[top].keyNext = true // after this value
+		}
+		switch tok {
+		case json.Delim('{'):
+			st = append(st, level{obj: true, keyNext: true})
+		case json.Delim('['):
+			st = append(st, level{})
+		}
+	}
 }

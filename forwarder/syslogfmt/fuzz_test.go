@@ -6,16 +6,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/leodido/go-syslog/v4/rfc5424"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 )
 
 // FuzzAppend checks, for arbitrary JSON objects, raw lines, types, times and
 // limits in the Wazuh range (480–65535): the message never holds LF, CR or
 // NUL, never exceeds the limit, always parses as strict RFC 5424, and in
-// json mode MSG is always valid JSON naming the type; unshrunk messages
-// carry the original bytes. Seeds: every real sample (added below) plus
+// json mode MSG is always valid UTF-8 JSON naming the type with exactly one
+// logType key (unless the event spells one with \u escapes); unshrunk messages without an own logType carry the original
+// bytes. Seeds: every real sample (added below) plus
 // testdata/fuzz/FuzzAppend.
 func FuzzAppend(f *testing.F) {
 	for i, s := range loadSamples(f) {
@@ -23,15 +26,16 @@ func FuzzAppend(f *testing.F) {
 	}
 	f.Add([]byte(`{"a":"`+strings.Repeat(`\u00e9\ud83d\ude00\"é`, 400)+`"}`), []byte(nil), "url protect", int64(0), uint16(700), false)
 	f.Add([]byte(`{}`), []byte("a=b\r\n\x00|c=\\d\\"), "receipt", int64(-62135596800001), uint16(0), true)
+	f.Add([]byte(`{"logType":"MTA","logType":1,"originalLogType":[],"x":{"logType":2}}`), []byte(nil), "receipt", int64(0), uint16(65000), false)
+	f.Add([]byte("{\"a\":\"\xff\xfe\xc0\xaf\",\"logType\":\""+strings.Repeat("x", 2000)+"\"}"), []byte(nil), "av", int64(0), uint16(100), false)
 
 	parser := rfc5424.NewParser()
 	f.Fuzz(func(t *testing.T, js, raw []byte, typ string, ms int64, maxSel uint16, rawMode bool) {
 		if len(js) > 0 {
-			var buf bytes.Buffer
-			if json.Compact(&buf, js) != nil || buf.Len() < 2 || buf.Bytes()[0] != '{' {
-				return // source.Record.JSON is always a compact object
+			var err error
+			if js, err = mimecast.NormalizeEvent(nil, js); err != nil {
+				return // source.Record.JSON is always a compact object, valid UTF-8
 			}
-			js = buf.Bytes()
 		}
 		c := testConfig()
 		c.MaxMessageBytes = MinMessageBytes + int(maxSel)%(65536-MinMessageBytes)
@@ -85,11 +89,47 @@ func FuzzAppend(f *testing.F) {
 		if !strings.HasPrefix(msg, `{"mimecast":{"logType":"`) {
 			t.Fatalf("MSG prefix %.60q", msg)
 		}
-		if !shrunk && len(js) > 2 && !strings.Contains(msg, string(js[1:len(js)-1])) {
+		if !utf8.ValidString(msg) && utf8.ValidString(typ) {
+			t.Fatalf("MSG is not valid UTF-8: %.300q", msg)
+		}
+		// A key spelling logType with \u escapes is not recognised (see
+		// hasLogTypeKey): no source writes one.
+		escapes := bytes.Contains(js, []byte(`\u`))
+		if n := countKeys(t, msg, "logType"); n != 1 && !escapes {
+			t.Fatalf("%d logType keys in %.300q", n, msg)
+		}
+		own := len(js) > 2 && hasLogTypeKey(js[1:len(js)-1])
+		if !shrunk && len(js) > 2 && !own && !strings.Contains(msg, string(js[1:len(js)-1])) {
 			t.Fatal("original bytes not preserved")
+		}
+		if ref := len(js) > 2 && hasLogTypeRef(js); own != ref && !escapes {
+			t.Fatalf("hasLogTypeKey(%q) = %v", js, own)
 		}
 		if shrunk && !markerRE.MatchString(msg) {
 			t.Fatalf("shrunk without marker: %.300q", msg)
 		}
 	})
+}
+
+// hasLogTypeRef is hasLogTypeKey on encoding/json: does the object js
+// have a top-level member named logType?
+func hasLogTypeRef(js []byte) bool {
+	d := json.NewDecoder(bytes.NewReader(js))
+	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	for d.More() {
+		k, err := d.Token()
+		if err != nil {
+			return false
+		}
+		if k == "logType" {
+			return true
+		}
+		var v json.RawMessage
+		if d.Decode(&v) != nil {
+			return false
+		}
+	}
+	return false
 }

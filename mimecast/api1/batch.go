@@ -303,14 +303,17 @@ func (b *fileBatch) readJSON(ctx context.Context, r io.Reader, typ, file string,
 	var raw json.RawMessage
 	rec := source.Record{Type: typ}
 	emit := func(idx int) error {
-		js, err := mimecast.NormalizeEvent(b.js[:0], raw)
+		js, info, err := mimecast.NormalizeEventInfo(b.js[:0], raw, 0)
 		if err != nil {
 			b.src.skip.Record(metrics.ReasonInvalidJSON, file, 0, raw, fmt.Errorf("event %d: %w", idx, err))
 			return nil
 		}
-		b.js = js
+		if info.Replaced > 0 {
+			b.src.m.InvalidUTF8.WithLabelValues(StreamName).Inc()
+		}
+		b.js = keepSmall(js)
 		rec.JSON = js
-		rec.Time, _ = mimecast.EventTime(js)
+		rec.Time = info.Time
 		rec.Raw = nil
 		if err := ctx.Err(); err != nil {
 			return errFn{err}
@@ -400,13 +403,14 @@ func jsonErr(err error) error {
 
 // readKeyValue reads one record per line.
 func (b *fileBatch) readKeyValue(ctx context.Context, r io.Reader, typ, file string, fn func(*source.Record) error) (int, error) {
-	sc := mimecast.NewLineScanner(markReader{r}, 0)
+	sc := mimecast.NewBudgetLineScanner(ctx, markReader{r}, 0, b.src.cfg.LineBudget)
+	defer sc.Close()
 	n := 0
 	rec := source.Record{Type: typ}
 	for sc.Scan() {
 		line := sc.Bytes()
 		if sc.TooLong() {
-			b.src.skip.Record(metrics.ReasonBadLine, file, sc.LineNo(), line, fmt.Errorf("line of %d bytes is longer than %d bytes", sc.Size(), mimecast.DefaultMaxLine))
+			b.src.skip.Record(metrics.ReasonBadLine, file, sc.LineNo(), line, fmt.Errorf("line of %d bytes is longer than %d bytes", sc.Size(), sc.MaxLine()))
 			continue
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
@@ -417,10 +421,11 @@ func (b *fileBatch) readKeyValue(ctx context.Context, r io.Reader, typ, file str
 			b.src.skip.Record(metrics.ReasonBadLine, file, sc.LineNo(), line, err)
 			continue
 		}
-		b.js = keyvalue.AppendJSON(b.js[:0], pairs)
-		rec.JSON = b.js
+		js := keyvalue.AppendJSON(b.js[:0], pairs)
+		b.js = keepSmall(js)
+		rec.JSON = js
 		rec.Raw = line
-		rec.Time, _ = mimecast.EventTime(b.js)
+		rec.Time, _ = mimecast.EventTime(js)
 		if err := ctx.Err(); err != nil {
 			return n, errFn{err}
 		}
@@ -429,5 +434,17 @@ func (b *fileBatch) readKeyValue(ctx context.Context, r io.Reader, typ, file str
 		}
 		n++
 	}
+	if err := sc.Err(); err != nil && ctx.Err() != nil {
+		return n, errFn{ctx.Err()} // waiting for the line budget was cancelled
+	}
 	return n, sc.Err()
+}
+
+// keepSmall returns b emptied for reuse, or nil when it grew past 1 MiB for
+// a long record, so that steady-state memory stays small.
+func keepSmall(b []byte) []byte {
+	if cap(b) > 1<<20 {
+		return nil
+	}
+	return b[:0]
 }

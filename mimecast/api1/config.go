@@ -10,6 +10,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 )
 
 // Values of Config.FileFormat.
@@ -77,6 +79,10 @@ type Config struct {
 	// TempDir is where downloaded zip files are spooled (MIMECAST_TEMP_DIR);
 	// empty means os.TempDir(). A file lives until its batch is closed.
 	TempDir string
+	// LineBudget is the memory for key_value lines longer than 1 MiB,
+	// shared with the rest of the process (mimecast.NewLineBudget); nil:
+	// unlimited.
+	LineBudget *mimecast.LineBudget
 }
 
 // LogValue implements slog.LogValuer: the configuration without secrets.

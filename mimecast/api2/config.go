@@ -76,6 +76,9 @@ type Config struct {
 	// MaxLineBytes is the longest event line accepted (MIMECAST_MAX_LINE_BYTES);
 	// longer ones are skipped (reason too_large). Default mimecast.DefaultMaxLine.
 	MaxLineBytes int
+	// LineBudget is the memory for lines longer than 1 MiB, shared by every
+	// stream of the process (mimecast.NewLineBudget); nil: unlimited.
+	LineBudget *mimecast.LineBudget
 	// Client configures the HTTP client of the API calls (token and
 	// listing); put the shared mimecast.Budget in Client.Budget. The batch
 	// file downloads use the same settings without the budget, and follow

@@ -381,19 +381,21 @@ func (b *Batch) Files() int { return len(b.urls) }
 // a corrupt gzip delivers the records read before the damage and the rest of
 // the file is skipped (corrupt_archive); an invalid JSON line is skipped
 // (records_skipped_total{invalid_json}) and a line longer than
-// MaxLineBytes too (too_large). Any other download failure (5xx after
-// retries, network error, interrupted body) stops Records with an error:
-// the pipeline then fetches the same cursor again, so the page is read
-// again from its first file. An error returned by fn is returned unchanged.
+// MaxLineBytes too (too_large); invalid UTF-8 inside JSON strings is
+// replaced by \ufffd and the record counted in records_invalid_utf8_total.
+// A line longer than 1 MiB waits for its share of Config.LineBudget. Any
+// other download failure (5xx after retries, network error, interrupted
+// body) stops Records with an error: the pipeline then fetches the same
+// cursor again, so the page is read again from its first file. An error
+// returned by fn is returned unchanged.
 func (b *Batch) Records(ctx context.Context, fn func(*source.Record) error) error {
 	var rec source.Record
 	rec.Type = b.src.typ
-	var buf []byte
 	for i, u := range b.urls {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := b.file(ctx, i, u, &rec, &buf, fn); err != nil {
+		if err := b.file(ctx, i, u, &rec, fn); err != nil {
 			return err
 		}
 	}
@@ -416,7 +418,7 @@ func (r bodyReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *Batch) file(ctx context.Context, idx int, rawURL string, rec *source.Record, buf *[]byte, fn func(*source.Record) error) error {
+func (b *Batch) file(ctx context.Context, idx int, rawURL string, rec *source.Record, fn func(*source.Record) error) error {
 	s := b.src
 	where := fmt.Sprintf("file %d of %d", idx+1, len(b.urls))
 	if u, err := url.Parse(rawURL); err == nil {
@@ -475,30 +477,40 @@ func (b *Batch) file(ctx context.Context, idx int, rawURL string, rec *source.Re
 		return b.readFailure(where, 0, errors.New("not a gzip file (bad magic bytes)"))
 	}
 
-	sc := mimecast.NewLineScanner(r, s.api.cfg.MaxLineBytes)
+	sc := mimecast.NewBudgetLineScanner(ctx, r, s.api.cfg.MaxLineBytes, s.api.cfg.LineBudget)
+	defer sc.Close()
 	for sc.Scan() {
 		line := sc.Bytes()
 		if sc.TooLong() {
 			s.skips.Record(metrics.ReasonTooLarge, where, sc.LineNo(), line,
-				fmt.Errorf("line of %d bytes exceeds the limit of %d", sc.Size(), maxLine(s.api.cfg.MaxLineBytes)))
+				fmt.Errorf("line of %d bytes exceeds the limit of %d", sc.Size(), sc.MaxLine()))
 			continue
 		}
 		if isBlank(line) {
 			continue
 		}
-		out, t, _, err := mimecast.NormalizeEventTime(*buf, line)
-		*buf = out[:0]
+		out, info, err := sc.NormalizeEvent()
 		if err != nil {
-			s.skips.Record(metrics.ReasonInvalidJSON, where, sc.LineNo(), line, err)
+			reason := metrics.ReasonInvalidJSON
+			if errors.Is(err, mimecast.ErrTooLarge) {
+				reason = metrics.ReasonTooLarge
+			}
+			s.skips.Record(reason, where, sc.LineNo(), line, err)
 			continue
 		}
+		if info.Replaced > 0 {
+			s.api.m.InvalidUTF8.WithLabelValues(s.stream).Inc()
+		}
 		rec.JSON = out
-		rec.Time = t
+		rec.Time = info.Time
 		if err := fn(rec); err != nil {
 			return err
 		}
 	}
 	if err := sc.Err(); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			return err
+		}
 		return b.readFailure(where, sc.LineNo(), err)
 	}
 	return nil
@@ -515,13 +527,6 @@ func (b *Batch) readFailure(where string, lineNo int, err error) error {
 	}
 	s.skips.File(metrics.ReasonCorruptArchive, where, lineNo, err)
 	return nil
-}
-
-func maxLine(n int) int {
-	if n <= 0 {
-		return mimecast.DefaultMaxLine
-	}
-	return n
 }
 
 func isBlank(b []byte) bool {
