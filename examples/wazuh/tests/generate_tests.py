@@ -235,6 +235,76 @@ section('mimecast_spam', 'mimecast: API 2.0 spam campaign, one sender many recip
 section('mimecast_spam', 'mimecast: API 1.0 spam campaign, one sender many recipients', 106083, 8,
         [V1(7, Recipient=r) for r in rc], [V1(7, Recipient=r) for r in rc[:9]], multi=True)
 
+# ---- logs beyond the SIEM feed (audit, dlp, ttp-*, held-release, archive-search) ----
+def eload(name):
+    return [json.loads(l) for l in open(S + 'endpoints/' + name) if l.strip()]
+def etime(v):
+    v = v.replace('Z', '+0000')
+    if len(v) > 6 and v[-3] == ':' and v[-6] in '+-':
+        v = v[:-3] + v[-2:]
+    return datetime.datetime.strptime(v, '%Y-%m-%dT%H:%M:%S%z').astimezone(datetime.timezone.utc)
+ENDPOINTS = {'audit': ('audit_events.ndjson', 'eventTime'), 'dlp': ('dlp_logs.ndjson', 'eventTime'),
+             'ttp-url': ('ttp_url_logs.ndjson', 'date'), 'ttp-attachment': ('ttp_ap_logs.ndjson', 'date'),
+             'ttp-impersonation': ('ttp_ip_logs.ndjson', 'eventTime'), 'held-release': ('message_release_logs.ndjson', 'released'),
+             'archive-search': ('archive_search_logs.ndjson', 'createTime')}
+def E(stream, n, **mod):
+    """record n (1-based) of the stream's real sample, as the forwarder sends it; mod changes fields (None deletes)."""
+    f, tf = ENDPOINTS[stream]
+    obj = eload(f)[n - 1]
+    for k, v in mod.items():
+        if v is None: obj.pop(k, None)
+        else: obj[k] = v
+    t = etime(obj[tf]) if obj.get(tf) else datetime.datetime(2021, 10, 18, tzinfo=datetime.timezone.utc)
+    return line(stream, json.dumps(obj, separators=(',', ':'), ensure_ascii=False), t)
+def efind(stream, **want):
+    f, _ = ENDPOINTS[stream]
+    for i, o in enumerate(eload(f)):
+        if all(str(o.get(k)) == str(v) for k, v in want.items()):
+            return i + 1
+    raise SystemExit('no %s sample with %r' % (stream, want))
+AFAIL = efind('audit', auditType='Logon Authentication Failed')
+AOK = efind('audit', auditType='User Logged On')
+section('mimecast_logs', 'mimecast: stream events without alert', 106100, 0, [E('audit', AOK)], [E('dlp', 1)],
+        note='Real audit sample: a successful logon stays at the audit base rule.')
+section('mimecast_logs', 'mimecast: audit failed logon', 106101, 5, [E('audit', AFAIL)], [E('audit', AOK)])
+section('mimecast_logs', 'mimecast: audit repeated failed logons', 106102, 10, [E('audit', AFAIL)] * 5, [E('audit', AFAIL)] * 4, multi=True,
+        note='Correlation: 5 failed logons of the same user in one logtest session; 4 do not fire.')
+section('mimecast_logs', 'mimecast: audit Mimecast Support login', 106103, 7, [E('audit', efind('audit', auditType='Mimecast Support Login'))], [E('audit', AOK)])
+section('mimecast_logs', 'mimecast: audit API application change', 106104, 8,
+        [E('audit', AOK, category='integrations_and_apis', auditType='API Application Created', eventInfo='Application: SIEM export, Client ID: 1234')],
+        [E('audit', AOK, category='integrations_and_apis', auditType='Threat Intel Feed Download')],
+        note='Derived from the real logon sample: category integrations_and_apis (seen in samples) with an application change.')
+section('mimecast_logs', 'mimecast: audit role or policy change', 106105, 6,
+        [E('audit', AOK, category='user_account_and_role_logs', auditType='Role Permissions Updated')], [E('audit', AOK)],
+        note='Derived from the real logon sample: category user_account_and_role_logs (seen in samples).')
+section('mimecast_logs', 'mimecast: audit export', 106106, 4, [E('audit', AOK, auditType='Message Export', category='archive_service_logs')], [E('audit', AOK)])
+section('mimecast_logs', 'mimecast: audit mass export', 106107, 10, [E('audit', AOK, auditType='Message Export', category='archive_service_logs')] * 5,
+        [E('audit', AOK, auditType='Message Export', category='archive_service_logs')] * 4, multi=True)
+DHOLD = efind('dlp', action='hold')
+section('mimecast_logs', 'mimecast: DLP hold or block', 106111, 7, [E('dlp', DHOLD), E('dlp', DHOLD, action='block')], [E('dlp', efind('dlp', action='notification'))],
+        note='Real DLP samples: the hold record alerts, the notification record of the same message does not; block derived.')
+UMAL = efind('ttp-url', scanResult='malicious')
+UCLEAN = efind('ttp-url', scanResult='clean')
+section('mimecast_logs', 'mimecast: URL Protect malicious click', 106121, 10, [E('ttp-url', UMAL)], [E('ttp-url', UCLEAN)],
+        note='Real URL Protect samples: the malicious entry scan alerts, the clean clicks do not.')
+section('mimecast_logs', 'mimecast: URL Protect user overrode the warning', 106122, 12,
+        [E('ttp-url', UMAL, userOverride='Yes')], [E('ttp-url', UMAL), E('ttp-url', UCLEAN, userOverride='Yes')],
+        note='Derived: userOverride set on the malicious sample; a clean click with an override stays silent.')
+section('mimecast_logs', 'mimecast: URL Protect user continued past the warning', 106123, 12,
+        [E('ttp-url', UMAL, userAwarenessAction='Continue')], [E('ttp-url', UMAL), E('ttp-url', UCLEAN)],
+        note='Derived: the malicious sample with userAwarenessAction Continue; the real clean clicks with Continue stay silent.')
+section('mimecast_logs', 'mimecast: Attachment Protect malicious file', 106131, 10, [E('ttp-attachment', 1, result='malicious')], [E('ttp-attachment', 1)],
+        note='Derived: the real samples are all safe; result set to malicious.')
+section('mimecast_logs', 'mimecast: Impersonation Protect tagged malicious', 106141, 10, [E('ttp-impersonation', 1)],
+        [E('ttp-impersonation', 1, taggedMalicious=False)])
+section('mimecast_logs', 'mimecast: held message released that was held as malicious', 106151, 10, [E('held-release', 1)] +
+        [E('held-release', 1, operator={'emailAddress': 'admin@domain.tld'})],
+        [E('held-release', 1, heldReason='Spam Detection'), E('held-release', 1, status='rejected')],
+        note='Real held-release sample (held for impersonation, released by an operator) and the API 2.0 shape with operator as an object.')
+ARCH = E('archive-search', 1)
+section('mimecast_logs', 'mimecast: many archive searches by one admin', 106161, 8, [ARCH] * 10, [ARCH] * 9, multi=True,
+        note='Correlation: 10 archive searches by the same emailAddr in one logtest session; 9 do not fire.')
+
 hdr = ''';   Tests for the mimecast-forwarder Wazuh ruleset (wazuh/wazuh ruleset/testing format:
 ;   copy to ruleset/testing/tests/ and run runtests.py, which pipes each "log N"
 ;   value into wazuh-logtest -U rule:alert:decoder; a repeated key is one
