@@ -446,3 +446,74 @@ func TestRawDecodersCoverKeyValueFields(t *testing.T) {
 		}
 	}
 }
+
+// endpointSamples maps each stream beyond the SIEM feed to its real sample
+// file in mimecasttest and the field holding the event's time.
+var endpointSamples = map[string]struct{ file, timeField string }{
+	"audit":             {"endpoints/audit_events.ndjson", "eventTime"},
+	"dlp":               {"endpoints/dlp_logs.ndjson", "eventTime"},
+	"ttp-url":           {"endpoints/ttp_url_logs.ndjson", "date"},
+	"ttp-attachment":    {"endpoints/ttp_ap_logs.ndjson", "date"},
+	"ttp-impersonation": {"endpoints/ttp_ip_logs.ndjson", "eventTime"},
+	"held-release":      {"endpoints/message_release_logs.ndjson", "released"},
+	"archive-search":    {"endpoints/archive_search_logs.ndjson", "createTime"},
+}
+
+// TestIniUsesFormatterOutputForEndpointSamples checks that the .ini lines
+// holding a real sample of the logs beyond the SIEM feed unchanged are
+// byte for byte what the forwarder's formatter makes of it.
+func TestIniUsesFormatterOutputForEndpointSamples(t *testing.T) {
+	cfg := syslogfmt.DefaultConfig()
+	cfg.Hostname = "mail-gw01"
+	cfg.Version = "0.1.0"
+	f, err := syslogfmt.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered := map[string]string{} // MSGID + compact sample → line without PRI
+	for stream, s := range endpointSamples {
+		for i, l := range mimecasttest.Lines(t, s.file) {
+			js := mimecasttest.Compact(t, l)
+			var m map[string]any
+			if err := json.Unmarshal(js, &m); err != nil {
+				t.Fatal(err)
+			}
+			ts, _ := m[s.timeField].(string)
+			at, err := time.Parse("2006-01-02T15:04:05-0700", ts)
+			if err != nil {
+				if at, err = time.Parse(time.RFC3339, ts); err != nil {
+					continue // records without a time are not used unchanged
+				}
+			}
+			msg, _, err := f.Append(nil, &source.Record{Type: stream, Time: at, JSON: js})
+			if err != nil {
+				t.Fatalf("%s line %d: %v", s.file, i+1, err)
+			}
+			line := string(msg[strings.IndexByte(string(msg), '>')+1:])
+			rendered[stream+" "+string(js)] = line
+		}
+	}
+	matched := 0
+	for _, s := range loadIni(t) {
+		for _, run := range s.runs {
+			for _, l := range run.lines {
+				m := msgRe.FindStringSubmatch(l)
+				if m == nil || endpointSamples[m[1]].file == "" {
+					continue
+				}
+				body := strings.TrimPrefix(m[2], `{"mimecast":{"logType":"`+m[1]+`",`)
+				want, ok := rendered[m[1]+" {"+strings.TrimSuffix(body, "}")]
+				if !ok {
+					continue // a derived line (fields changed)
+				}
+				matched++
+				if l != want {
+					t.Errorf("[%s]: the line differs from the forwarder's output:\n got %s\nwant %s", s.title, l, want)
+				}
+			}
+		}
+	}
+	if matched < 10 {
+		t.Errorf("only %d ini lines hold an unchanged endpoint sample", matched)
+	}
+}

@@ -236,8 +236,10 @@ section('mimecast_spam', 'mimecast: API 1.0 spam campaign, one sender many recip
         [V1(7, Recipient=r) for r in rc], [V1(7, Recipient=r) for r in rc[:9]], multi=True)
 
 # ---- logs beyond the SIEM feed (audit, dlp, ttp-*, held-release, archive-search) ----
+def eraw(name):
+    return [l.rstrip('\n') for l in open(S + 'endpoints/' + name) if l.strip()]
 def eload(name):
-    return [json.loads(l) for l in open(S + 'endpoints/' + name) if l.strip()]
+    return [json.loads(l) for l in eraw(name)]
 def etime(v):
     v = v.replace('Z', '+0000')
     if len(v) > 6 and v[-3] == ':' and v[-6] in '+-':
@@ -250,11 +252,14 @@ ENDPOINTS = {'audit': ('audit_events.ndjson', 'eventTime'), 'dlp': ('dlp_logs.nd
 def E(stream, n, **mod):
     """record n (1-based) of the stream's real sample, as the forwarder sends it; mod changes fields (None deletes)."""
     f, tf = ENDPOINTS[stream]
-    obj = eload(f)[n - 1]
+    text = eraw(f)[n - 1]
+    obj = json.loads(text)
+    t = etime(obj[tf])
+    if not mod:  # byte for byte what the forwarder sends
+        return line(stream, compact(text), t)
     for k, v in mod.items():
         if v is None: obj.pop(k, None)
         else: obj[k] = v
-    t = etime(obj[tf]) if obj.get(tf) else datetime.datetime(2021, 10, 18, tzinfo=datetime.timezone.utc)
     return line(stream, json.dumps(obj, separators=(',', ':'), ensure_ascii=False), t)
 def efind(stream, **want):
     f, _ = ENDPOINTS[stream]
