@@ -345,3 +345,56 @@ func TestLogsSamplesFormat(t *testing.T) {
 		t.Error(err) // not valid RFC5424
 	}
 }
+
+// TestCIEndToEnd: the three Cloud Integrated streams (GET
+// /siem/v1/batch/events/ci) arrive exactly once, with logType and MSGID
+// ci-<type>; a tenant without Cloud Integrated (403) is skipped without
+// stopping.
+func TestCIEndToEnd(t *testing.T) {
+	for _, noCI := range []bool{false, true} {
+		h := newHarness(t, simulator.Options{NoCI: noCI})
+		m, store, formatter, sender := newOutput(t, h.log, h.state, h.rcv.addr(), syslogfmt.BodyJSON, 50*time.Millisecond)
+		id, secret := h.sim.Credentials()
+		a, err := api2.New(api2.Config{BaseURL: h.sim.URL(), ClientID: id, ClientSecret: secret, Lookback: 6 * time.Hour, PageSize: 3, Now: h.clk.Now,
+			Client: mimecast.ClientConfig{RetryWaitMin: time.Millisecond, RetryWaitMax: 20 * time.Millisecond}}, m, h.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs := a.CISources(nil)
+		if len(srcs) != 3 || srcs[0].Stream() != "ci-entities" {
+			t.Fatalf("CI sources: %v", srcs)
+		}
+		pcfg := forwarder.DefaultConfig()
+		pcfg.Once = true
+		fwd, err := forwarder.New(pcfg, srcs, formatter, sender, store, m, h.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fwd.Run(context.Background()); err != nil {
+			t.Fatalf("noCI=%v: %v", noCI, err)
+		}
+		want := map[string]bool{}
+		if !noCI {
+			for _, typ := range simulator.CITypes() {
+				for f, n := range h.sim.Records(typ, h.clk.Now()) {
+					ev := h.sim.Event(typ, f.Index, n)
+					want["ci-"+typ+` {"mimecast":{"logType":"ci-`+typ+`",`+string(ev[1:])+"}"] = true
+				}
+			}
+			if len(want) < 100 {
+				t.Fatalf("only %d CI events", len(want))
+			}
+		} else if got := testutil.ToFloat64(m.StreamRefused.WithLabelValues("ci-entities")); got != 1 {
+			t.Errorf("stream_refused{ci-entities} = %v", got)
+		}
+		dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := sender.Drain(dctx); err != nil {
+			t.Fatal(err)
+		}
+		dcancel()
+		eventually(t, "every CI event", 10*time.Second, func() bool { return h.rcv.count() >= len(want) })
+		h.checkExactlyOnce(want)
+		sender.Close()
+		store.Close()
+	}
+}

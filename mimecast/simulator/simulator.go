@@ -162,6 +162,11 @@ type Options struct {
 	// (see v1.go).
 	V1 V1Options
 
+	// NoCI makes GET /siem/v1/batch/events/ci answer 403, as for an
+	// account without Email Security Cloud Integrated. Default: the three
+	// CI types (CITypes) are published on the same schedule as CG.
+	NoCI bool
+
 	// Logs configures the log endpoints (audit, DLP, TTP, held release,
 	// archive search; see logs.go).
 	Logs LogOptions
@@ -205,6 +210,11 @@ func New(opts Options) (*Simulator, error) {
 	s := &Simulator{opts: o, now: o.Now, log: o.Logger, types: make(map[string]int)}
 	for i, t := range o.Types {
 		s.types[t] = i
+	}
+	if !o.NoCI {
+		for i, t := range ciTypes {
+			s.types[t] = len(o.Types) + i
+		}
 	}
 	t0 := s.now().UTC()
 	base := t0.Truncate(o.Cadence)
@@ -368,6 +378,7 @@ func (s *Simulator) Handler() http.Handler {
 func (s *Simulator) routes(mux *http.ServeMux) {
 	mux.Handle("POST /oauth/token", s.api(EndpointToken, s.handleToken))
 	mux.Handle("GET /siem/v1/batch/events/cg", s.api(EndpointBatch, s.handleBatch))
+	mux.Handle("GET /siem/v1/batch/events/ci", s.api(EndpointBatch, s.handleCIBatch))
 	mux.Handle("GET /storage/", s.endpoint(EndpointStorage, http.HandlerFunc(s.handleStorage)))
 	mux.Handle("POST "+V1Path, s.api(EndpointSIEMv1, s.handleSIEMv1))
 	for _, ep := range logEndpoints {
