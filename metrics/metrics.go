@@ -41,6 +41,7 @@ const (
 	ReasonInvalidToken   = "invalid_token"   // the API refused the stored cursor (API 1.0 SIEM token)
 	ReasonDelivery       = "delivery"        // the receiver failed during a batch; the batch is sent again
 	ReasonCursor         = "cursor"          // the cursor could not be written, or the stored one is unusable
+	ReasonForbidden      = "forbidden"       // Mimecast answered 403: the application lacks the stream's permission or product
 )
 
 // Metrics holds every collector. Create it with New; pass it (or the part a
@@ -62,6 +63,8 @@ type Metrics struct {
 	LastPoll         *prometheus.GaugeVec   // stream: last successful fetch
 	CursorCommits    *prometheus.CounterVec // stream
 	CursorFailures   *prometheus.CounterVec // stream
+	StreamRefused    *prometheus.GaugeVec   // stream: 1 while Mimecast refuses the stream (403), else 0
+	Position         *prometheus.GaugeVec   // stream: time of the data the stream is reading (window start or day)
 
 	// Mimecast API.
 	APIRequests      *prometheus.CounterVec   // endpoint, code ("network" when no response)
@@ -131,6 +134,8 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 		LastPoll:         gaugeVec("last_successful_poll_timestamp_seconds", "Last time a fetch from the API succeeded, per stream.", "stream"),
 		CursorCommits:    counterVec("cursor_commits_total", "Cursors written durably to the state directory, per stream.", "stream"),
 		CursorFailures:   counterVec("cursor_commit_failures_total", "Cursor writes that failed, per stream.", "stream"),
+		StreamRefused:    gaugeVec("stream_refused", "1 while Mimecast refuses the stream with 403 (the API application lacks its permission or product; asked again hourly), else 0.", "stream"),
+		Position:         gaugeVec("position_timestamp_seconds", "Time of the data the stream is reading now (start of the time window, or the UTC day of a batch stream): a backfill moves it forward.", "stream"),
 
 		APIRequests: counterVec("api_requests_total", "HTTP requests to Mimecast, per endpoint and status code (\"network\" when no response came).", "endpoint", "code"),
 		APIDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -184,7 +189,7 @@ func New(reg prometheus.Registerer, version, revision string) *Metrics {
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 			m.RecordsForwarded, m.RecordsSkipped, m.RecordsShrunk, m.FilesSkipped, m.FilesFetched, m.UnknownType, m.InvalidUTF8,
 			m.Batches, m.BatchRetries, m.StreamErrors, m.LastEvent, m.CaughtUp, m.LastPoll,
-			m.CursorCommits, m.CursorFailures,
+			m.CursorCommits, m.CursorFailures, m.StreamRefused, m.Position,
 			m.APIRequests, m.APIDuration, m.APIRetries, m.APIRateLimited, m.APIRateLimitWait,
 			m.APIBudgetWait, m.TokenRefreshes, m.LineBudgetInUse, m.LineBudgetWait,
 			m.ReceiverConnected, m.ReceiverConfigError, m.ReceiverConnects, m.ReceiverReconnects, m.ReceiverConnectionErrors,
@@ -208,13 +213,14 @@ func (m *Metrics) InitStream(stream string) {
 	m.BatchRetries.WithLabelValues(stream)
 	m.CursorCommits.WithLabelValues(stream)
 	m.CursorFailures.WithLabelValues(stream)
+	m.StreamRefused.WithLabelValues(stream)
 	for _, r := range []string{ReasonInvalidJSON, ReasonBadLine, ReasonTooLarge} {
 		m.RecordsSkipped.WithLabelValues(stream, r)
 	}
 	for _, r := range []string{ReasonExpiredURL, ReasonCorruptArchive, ReasonMalformedFile} {
 		m.FilesSkipped.WithLabelValues(stream, r)
 	}
-	for _, r := range []string{ReasonFetch, ReasonAuth, ReasonDelivery, ReasonCursor} {
+	for _, r := range []string{ReasonFetch, ReasonAuth, ReasonForbidden, ReasonDelivery, ReasonCursor} {
 		m.StreamErrors.WithLabelValues(stream, r)
 	}
 }

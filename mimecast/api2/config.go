@@ -85,6 +85,10 @@ type Config struct {
 	// redirects (API calls never do). Secrets and FollowRedirects are set by
 	// NewSources.
 	Client mimecast.ClientConfig
+	// Strict names the streams whose 403 answer is an error (streams named
+	// explicitly, in --once or check); any other refused stream is
+	// reported once, skipped and asked again hourly (mimecast.Refusal).
+	Strict map[string]bool
 	// Now returns the current time; nil means time.Now. For tests.
 	Now func() time.Time
 }

@@ -43,7 +43,7 @@ func TestAPICallsNeverFollowRedirects(t *testing.T) {
 				}
 			} else {
 				e.api.list = func(w http.ResponseWriter, q map[string]string, hit int) {
-					w.Header().Set("Location", loc+listPath+"?type=receipt")
+					w.Header().Set("Location", loc+cgListPath+"?type=receipt")
 					w.WriteHeader(tc.status)
 				}
 			}

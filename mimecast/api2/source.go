@@ -21,9 +21,10 @@ import (
 )
 
 const (
-	tokenPath = "/oauth/token"
-	listPath  = "/siem/v1/batch/events/cg"
-	dayLayout = "2006-01-02"
+	tokenPath  = "/oauth/token"
+	cgListPath = "/siem/v1/batch/events/cg"
+	ciListPath = "/siem/v1/batch/events/ci"
+	dayLayout  = "2006-01-02"
 	// maxListBody bounds a listing answer (100 URLs are a few tens of KiB).
 	maxListBody = 16 << 20
 )
@@ -42,11 +43,25 @@ type api struct {
 	lookback time.Duration
 }
 
+// API is one API 2.0 application: the clients, the token cache and the
+// request budget every stream of it shares. Create it with New.
+type API struct{ a *api }
+
 // NewSources validates cfg and returns one source.Source per configured type
 // (every type when cfg.Types is empty), in the order of mimecast.Types. The
 // sources share one API client (and so cfg.Client.Budget), one token cache
 // and one download client. m and log must not be nil.
 func NewSources(cfg Config, m *metrics.Metrics, log *slog.Logger) ([]source.Source, error) {
+	a, err := New(cfg, m, log)
+	if err != nil {
+		return nil, err
+	}
+	return a.Sources(), nil
+}
+
+// New validates cfg and returns the API whose Sources, CISources and
+// PostJSON share one API client, token cache and download client.
+func New(cfg Config, m *metrics.Metrics, log *slog.Logger) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid Mimecast API 2.0 configuration:\n%w", err)
 	}
@@ -62,7 +77,7 @@ func NewSources(cfg Config, m *metrics.Metrics, log *slog.Logger) ([]source.Sour
 		lookback = DefaultLookback
 	}
 	if lookback > MaxLookback {
-		log.Warn("MIMECAST_LOOKBACK exceeds the 7 days Mimecast keeps batch logs; using 7 days", "lookback", lookback)
+		log.Warn("MIMECAST_LOOKBACK exceeds the 7 days Mimecast keeps batch logs; using 7 days for the batch streams", "lookback", lookback)
 		lookback = MaxLookback
 	}
 	now := cfg.Now
@@ -89,7 +104,13 @@ func NewSources(cfg Config, m *metrics.Metrics, log *slog.Logger) ([]source.Sour
 		url: base + tokenPath, clientID: cfg.ClientID, clientSecret: cfg.ClientSecret,
 		client: a.client, secrets: secrets, m: m, now: now,
 	}
-	types := cfg.Types
+	return &API{a: a}, nil
+}
+
+// Sources returns one Cloud Gateway SIEM source per configured type
+// (cfg.Types; every type when empty), in the order of mimecast.Types.
+func (x *API) Sources() []source.Source {
+	types := x.a.cfg.Types
 	if len(types) == 0 {
 		types = mimecast.Types
 	}
@@ -97,11 +118,11 @@ func NewSources(cfg Config, m *metrics.Metrics, log *slog.Logger) ([]source.Sour
 	for _, t := range mimecast.Types { // canonical order
 		for _, want := range types {
 			if want == t {
-				out = append(out, newSource(a, t))
+				out = append(out, newSource(x.a, cgProduct, t))
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // NewSecrets returns the mimecast.Secrets of cfg's client secret: the
@@ -121,25 +142,78 @@ var (
 	_ source.Batch         = (*Batch)(nil)
 )
 
+// product is one batch SIEM product: Cloud Gateway or Cloud Integrated.
+type product struct {
+	listPath   string
+	prefix     string // of the stream name and record type ("" or "ci-")
+	permission string
+}
+
+var (
+	cgProduct = product{listPath: cgListPath, permission: "Security Events and Data Retrieval | Threat and Security Events (SIEM) | Read"}
+	ciProduct = product{listPath: ciListPath, prefix: "ci-", permission: "Security Events and Data Retrieval | Threat and Security Events (SIEM) | Read, with the Email Security Cloud Integrated product"}
+)
+
+// CITypes lists the Cloud Integrated batch types
+// (GET /siem/v1/batch/events/ci), whose streams are "ci-" + type.
+var CITypes = []string{"entities", "mailflow", "urlclick"}
+
+// CIStreams returns the stream names of CITypes, in order.
+func CIStreams() []string {
+	out := make([]string, len(CITypes))
+	for i, t := range CITypes {
+		out[i] = ciProduct.prefix + t
+	}
+	return out
+}
+
+// CISources returns one Cloud Integrated source per stream of streams
+// (names of CIStreams, in their order; every one when streams is nil).
+func (x *API) CISources(streams []string) []source.Source {
+	var out []source.Source
+	for i, name := range CIStreams() {
+		for _, want := range streams {
+			if want == name {
+				out = append(out, newSource(x.a, ciProduct, CITypes[i]))
+			}
+		}
+		if streams == nil {
+			out = append(out, newSource(x.a, ciProduct, CITypes[i]))
+		}
+	}
+	return out
+}
+
 // Source reads one log type. It implements source.Source.
 type Source struct {
-	api    *api
-	typ    string
-	stream string
-	skips  *mimecast.SkipReporter
-	log    *slog.Logger
+	api     *api
+	prod    product
+	typ     string // as the API names it (type=…)
+	recType string // source.Record.Type: the canonical type, or the stream name for CI
+	stream  string
+	skips   *mimecast.SkipReporter
+	refusal *mimecast.Refusal
+	log     *slog.Logger
 }
 
-func newSource(a *api, typ string) *Source {
-	stream := mimecast.StreamName(typ)
+func newSource(a *api, p product, typ string) *Source {
+	stream := p.prefix + mimecast.StreamName(typ)
+	recType := typ
+	if p.prefix != "" {
+		recType = stream
+	}
 	log := a.log.With("stream", stream)
-	return &Source{api: a, typ: typ, stream: stream, skips: mimecast.NewSkipReporter(stream, a.m, a.log), log: log}
+	return &Source{api: a, prod: p, typ: typ, recType: recType, stream: stream,
+		skips:   mimecast.NewSkipReporter(stream, a.m, a.log),
+		refusal: mimecast.NewRefusal(stream, p.permission, a.cfg.Strict[stream], a.m, log, a.now),
+		log:     log}
 }
 
-// Stream returns the stream name: the type with spaces replaced by '-'.
+// Stream returns the stream name: the type with spaces replaced by '-'
+// (Cloud Integrated: "ci-" + type).
 func (s *Source) Stream() string { return s.stream }
 
-// Type returns the canonical log type.
+// Type returns the log type as the API names it.
 func (s *Source) Type() string { return s.typ }
 
 // Cursor is the decoded form of an API 2.0 cursor:
@@ -271,10 +345,21 @@ func (s *Source) Fetch(ctx context.Context, cursor []byte) (source.Batch, error)
 	if err != nil {
 		return nil, err
 	}
+	if s.refusal.Waiting() {
+		return &Batch{src: s, cursor: cur.encode(), caughtUp: true, day: cur.Day}, nil
+	}
 	page, err := s.list(ctx, cur)
 	if err != nil {
-		return nil, s.api.secrets.ScrubError(err)
+		err = s.api.secrets.ScrubError(err)
+		if errors.Is(err, mimecast.ErrForbidden) {
+			if err := s.refusal.Refused(err); err != nil {
+				return nil, err
+			}
+			return &Batch{src: s, cursor: cur.encode(), caughtUp: true, day: cur.Day}, nil
+		}
+		return nil, err
 	}
+	s.refusal.Granted()
 	next := nextCursor(cur, page.NextPage, page.IsCaughtUp, s.api.now().UTC(), s.api.cfg.DayGrace)
 	// Caught up only when the API said so for the day we stay on: moving
 	// to the next day means there is more to fetch at once.
@@ -303,7 +388,7 @@ func (s *Source) list(ctx context.Context, cur Cursor) (*listing, error) {
 	if cur.NextPage != "" {
 		q.Set("nextPage", cur.NextPage)
 	}
-	u := s.api.base + listPath + "?" + q.Encode()
+	u := s.api.base + s.prod.listPath + "?" + q.Encode()
 	for attempt := 0; ; attempt++ {
 		tok, err := s.api.tokens.Token(ctx)
 		if err != nil {
@@ -340,8 +425,8 @@ func (s *Source) list(ctx context.Context, cur Cursor) (*listing, error) {
 			}
 			return nil, fmt.Errorf("%w: listing %s batch files: %w", mimecast.ErrAuth, s.typ, apiErr)
 		case http.StatusForbidden:
-			return nil, fmt.Errorf("%w: listing %s batch files (does the API application have the right Threat and Security Events (SIEM) | Read?): %w",
-				mimecast.ErrAuth, s.typ, apiErr)
+			return nil, fmt.Errorf("%w: %w: listing %s batch files (does the API application have %s?): %w",
+				mimecast.ErrAuth, mimecast.ErrForbidden, s.typ, s.prod.permission, apiErr)
 		}
 		return nil, fmt.Errorf("listing %s batch files for %s: %w", s.typ, cur.Day, apiErr)
 	}
@@ -390,7 +475,7 @@ func (b *Batch) Files() int { return len(b.urls) }
 // returned by fn is returned unchanged.
 func (b *Batch) Records(ctx context.Context, fn func(*source.Record) error) error {
 	var rec source.Record
-	rec.Type = b.src.typ
+	rec.Type = b.src.recType
 	for i, u := range b.urls {
 		if err := ctx.Err(); err != nil {
 			return err

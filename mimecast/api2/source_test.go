@@ -213,15 +213,46 @@ func TestListingGivesUpWithMessage(t *testing.T) {
 	}
 }
 
-func TestListingForbiddenIsAuthError(t *testing.T) {
-	e := newEnv(t, nil)
+func TestListingForbiddenStrictIsAuthError(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Strict = map[string]bool{"receipt": true} })
 	e.api.list = func(w http.ResponseWriter, q map[string]string, hit int) {
 		w.WriteHeader(http.StatusForbidden)
 		w.Write([]byte(`{"fail":[{"code":"forbidden","message":"missing permission"}]}`))
 	}
 	_, err := e.src(t, "receipt").Fetch(t.Context(), nil)
-	if !errors.Is(err, mimecast.ErrAuth) || !strings.Contains(err.Error(), "missing permission") {
+	if !errors.Is(err, mimecast.ErrAuth) || !errors.Is(err, mimecast.ErrForbidden) || !strings.Contains(err.Error(), "missing permission") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A refused stream not named explicitly is skipped: an empty caught-up
+// batch, counted, asked again only after an hour.
+func TestListingForbiddenSkipsHourly(t *testing.T) {
+	e := newEnv(t, nil)
+	hits := 0
+	e.api.list = func(w http.ResponseWriter, q map[string]string, hit int) {
+		hits++
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(`{"fail":[{"code":"forbidden","message":"missing permission"}]}`))
+	}
+	src := e.src(t, "receipt")
+	for i := 0; i < 3; i++ {
+		b, err := src.Fetch(t.Context(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !b.CaughtUp() || b.Cursor() == nil {
+			t.Fatalf("refused batch: caught up %v, cursor %s", b.CaughtUp(), b.Cursor())
+		}
+	}
+	if hits != 1 {
+		t.Fatalf("listing asked %d times within the hour, want 1", hits)
+	}
+	if got := value(t, e.m.StreamErrors.WithLabelValues("receipt", metrics.ReasonForbidden)); got != 1 {
+		t.Fatalf("stream_errors_total{forbidden} = %v", got)
+	}
+	if got := value(t, e.m.StreamRefused.WithLabelValues("receipt")); got != 1 {
+		t.Fatalf("stream_refused = %v", got)
 	}
 }
 

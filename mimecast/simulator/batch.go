@@ -175,7 +175,7 @@ func (s *Simulator) decodePage(tok string) (pageToken, error) {
 		end:   int32(binary.BigEndian.Uint32(p[13:17])),
 		typ:   string(p[17:]),
 	}
-	if t.pos < 0 || !isKnownType(t.typ) {
+	if t.pos < 0 || (!isKnownType(t.typ) && !isCIType(t.typ)) {
 		return pageToken{}, errors.New("malformed")
 	}
 	return t, nil
@@ -186,6 +186,23 @@ func dayNum(t time.Time) int32 { return int32(t.Unix() / 86400) }
 func dayTime(d int32) time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 
 func (s *Simulator) handleBatch(w http.ResponseWriter, r *http.Request) {
+	s.serveBatch(w, r, isKnownType, allTypes)
+}
+
+// handleCIBatch serves GET /siem/v1/batch/events/ci (Cloud Integrated):
+// the same mechanism, the types of CITypes; 403 with Options.NoCI.
+func (s *Simulator) handleCIBatch(w http.ResponseWriter, r *http.Request) {
+	if !s.checkToken(w, r) {
+		return
+	}
+	if s.opts.NoCI {
+		writeFail(w, http.StatusForbidden, "forbidden", "Email Security Cloud Integrated is not enabled for this account")
+		return
+	}
+	s.serveBatch(w, r, isCIType, ciTypes)
+}
+
+func (s *Simulator) serveBatch(w http.ResponseWriter, r *http.Request, known func(string) bool, valid []string) {
 	if !s.checkToken(w, r) {
 		return
 	}
@@ -215,8 +232,12 @@ func (s *Simulator) handleBatch(w http.ResponseWriter, r *http.Request) {
 	case strings.Contains(typ, ","):
 		invalid("type must be a single log type, got " + strconv.Quote(typ))
 		return
-	case !isKnownType(typ):
-		invalid("type must be one of " + strings.Join(allTypes, ", ") + "; got " + strconv.Quote(typ))
+	case !known(typ):
+		invalid("type must be one of " + strings.Join(valid, ", ") + "; got " + strconv.Quote(typ))
+		return
+	case hasTok && !known(tok.typ):
+		s.stats.add(func(st *Stats) { st.InvalidNextPage++ })
+		writeFail(w, http.StatusBadRequest, "invalid_next_page", "nextPage token was issued for another product")
 		return
 	case hasTok && typ != tok.typ:
 		s.stats.add(func(st *Stats) { st.InvalidNextPage++ })
@@ -324,7 +345,7 @@ func parseObjectPath(p string) (typ string, idx int, ok bool) {
 		return "", 0, false
 	}
 	typ = strings.ReplaceAll(stream, "-", " ")
-	return typ, idx, isKnownType(typ)
+	return typ, idx, isKnownType(typ) || isCIType(typ)
 }
 
 const amzDate = "20060102T150405Z"

@@ -31,6 +31,11 @@ func typeIndex(typ string) int {
 			return i
 		}
 	}
+	for i, t := range ciTypes {
+		if t == typ {
+			return len(allTypes) + i
+		}
+	}
 	return -1
 }
 
@@ -610,6 +615,9 @@ func (s *Simulator) appendEvent(dst []byte, typ string, file, n int) []byte {
 		if r.one(2) {
 			e.messageID("messageId")
 		}
+	case "entities", "mailflow", "urlclick":
+		alt = false
+		s.appendCIFields(&e, typ, setSub)
 	}
 	if alt {
 		e.str("eventType", typ)

@@ -47,4 +47,5 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.LongLineEvery, "long-line-every", o.LongLineEvery, "fault: every Nth file has a very long line (0: off)")
 	fs.IntVar(&o.LongLineBytes, "long-line-bytes", o.LongLineBytes, "padding of long lines (0: 4 MiB)")
 	o.V1.RegisterFlags(fs)
+	o.Logs.RegisterFlags(fs)
 }

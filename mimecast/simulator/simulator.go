@@ -161,6 +161,15 @@ type Options struct {
 	// V1 configures the API 1.0 endpoint POST /api/audit/get-siem-logs
 	// (see v1.go).
 	V1 V1Options
+
+	// NoCI makes GET /siem/v1/batch/events/ci answer 403, as for an
+	// account without Email Security Cloud Integrated. Default: the three
+	// CI types (CITypes) are published on the same schedule as CG.
+	NoCI bool
+
+	// Logs configures the log endpoints (audit, DLP, TTP, held release,
+	// archive search; see logs.go).
+	Logs LogOptions
 }
 
 // Simulator is the Mimecast API simulator. It is safe for concurrent use.
@@ -182,6 +191,7 @@ type Simulator struct {
 	apiSeq   int64 // API requests seen (for every-Nth faults)
 	errSeq   int64 // injected 5xx count
 	tokenSeq int64 // tokens issued (token nonce)
+	logSeq   int64 // log endpoint requests seen (for FailEvery)
 
 	srvMu    sync.Mutex
 	listener net.Listener
@@ -200,6 +210,11 @@ func New(opts Options) (*Simulator, error) {
 	s := &Simulator{opts: o, now: o.Now, log: o.Logger, types: make(map[string]int)}
 	for i, t := range o.Types {
 		s.types[t] = i
+	}
+	if !o.NoCI {
+		for i, t := range ciTypes {
+			s.types[t] = len(o.Types) + i
+		}
 	}
 	t0 := s.now().UTC()
 	base := t0.Truncate(o.Cadence)
@@ -272,6 +287,9 @@ func (o Options) Validate() error {
 		}
 	}
 	if err := o.V1.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := o.Logs.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -360,8 +378,12 @@ func (s *Simulator) Handler() http.Handler {
 func (s *Simulator) routes(mux *http.ServeMux) {
 	mux.Handle("POST /oauth/token", s.api(EndpointToken, s.handleToken))
 	mux.Handle("GET /siem/v1/batch/events/cg", s.api(EndpointBatch, s.handleBatch))
+	mux.Handle("GET /siem/v1/batch/events/ci", s.api(EndpointBatch, s.handleCIBatch))
 	mux.Handle("GET /storage/", s.endpoint(EndpointStorage, http.HandlerFunc(s.handleStorage)))
 	mux.Handle("POST "+V1Path, s.api(EndpointSIEMv1, s.handleSIEMv1))
+	for _, ep := range logEndpoints {
+		mux.Handle("POST "+ep.path, s.api(EndpointLogs, s.handleLogs(ep)))
+	}
 	mux.Handle("/", s.endpoint(EndpointOther, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeFail(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})))
