@@ -39,23 +39,26 @@ type rendered struct {
 	name, line, logType, path string
 }
 
-// renderSamples formats every real sample event as the forwarder sends it
-// (SYSLOG_BODY=raw for the key_value line) and strips <PRI> as remoted does.
-func renderSamples(t *testing.T) []rendered {
+// iniFormatter is the formatter the .ini lines were made with
+// (generate_tests.py): HOSTNAME mail-gw01, version 0.1.0.
+func iniFormatter(t *testing.T, body syslogfmt.BodyMode) *syslogfmt.Formatter {
 	t.Helper()
 	cfg := syslogfmt.DefaultConfig()
 	cfg.Hostname = "mail-gw01"
 	cfg.Version = "0.1.0"
+	cfg.Body = body
 	f, err := syslogfmt.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rawCfg := cfg
-	rawCfg.Body = syslogfmt.BodyRaw
-	fraw, err := syslogfmt.New(rawCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return f
+}
+
+// renderSamples formats every real sample event as the forwarder sends it
+// (SYSLOG_BODY=raw for the key_value line) and strips <PRI> as remoted does.
+func renderSamples(t *testing.T) []rendered {
+	t.Helper()
+	f, fraw := iniFormatter(t, syslogfmt.BodyJSON), iniFormatter(t, syslogfmt.BodyRaw)
 	var out []rendered
 	for _, ev := range mimecasttest.Events(t) {
 		fm, path := f, "json"
@@ -463,13 +466,7 @@ var endpointSamples = map[string]struct{ file, timeField string }{
 // holding a real sample of the logs beyond the SIEM feed unchanged are
 // byte for byte what the forwarder's formatter makes of it.
 func TestIniUsesFormatterOutputForEndpointSamples(t *testing.T) {
-	cfg := syslogfmt.DefaultConfig()
-	cfg.Hostname = "mail-gw01"
-	cfg.Version = "0.1.0"
-	f, err := syslogfmt.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := iniFormatter(t, syslogfmt.BodyJSON)
 	rendered := map[string]string{} // MSGID + compact sample → line without PRI
 	for stream, s := range endpointSamples {
 		for i, l := range mimecasttest.Lines(t, s.file) {

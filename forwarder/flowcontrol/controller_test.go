@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 // controllerTest drives a Controller with real state files and a fake
@@ -23,7 +25,7 @@ type controllerTest struct {
 	m    *metrics.Metrics
 	lim  *Limiter
 	c    *Controller
-	logs *logBuffer
+	logs *mimecasttest.SyncBuffer
 }
 
 func newControllerTest(t *testing.T) *controllerTest {

@@ -1,14 +1,14 @@
 package flowcontrol
 
 import (
-	"bytes"
 	"log/slog"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 func newMetrics(t *testing.T) *metrics.Metrics {
@@ -21,25 +21,7 @@ func newMetricsB(b *testing.B) *metrics.Metrics {
 	return metrics.New(prometheus.NewRegistry(), "test", "test")
 }
 
-// logBuffer collects slog output for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newLogger() (*slog.Logger, *logBuffer) {
-	b := &logBuffer{}
+func newLogger() (*slog.Logger, *mimecasttest.SyncBuffer) {
+	b := &mimecasttest.SyncBuffer{}
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
