@@ -284,24 +284,6 @@ func ruleLevels(t *testing.T) map[string]int {
 	return out
 }
 
-// TestDecoderStructure checks what made a real manager refuse the file
-// before: a child whose regex or plugin starts after_prematch needs its own
-// prematch (Wazuh error 2120), and every child names the mimecast parent.
-func TestDecoderStructure(t *testing.T) {
-	decs := loadDecoderXML(t)
-	if len(decs) == 0 || decs[0].Name != "mimecast" || decs[0].Parent != "" || decs[0].Prematch == nil {
-		t.Fatal("the first decoder must be the parent \"mimecast\" with a prematch")
-	}
-	for i, d := range decs[1:] {
-		if d.Parent != "mimecast" {
-			t.Errorf("decoder %d (%s): parent %q, want mimecast", i+2, d.Name, d.Parent)
-		}
-		if d.Regex != nil && d.Regex.Offset == "after_prematch" && d.Prematch == nil {
-			t.Errorf("decoder %d (%s): regex offset after_prematch without a prematch of its own (Wazuh 2120: Invalid offset value)", i+2, d.Name)
-		}
-	}
-}
-
 // TestRuleIDs checks the rules' ids, levels and structure.
 func TestRuleIDs(t *testing.T) {
 	rules := loadRules(t)
