@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
 )
@@ -148,7 +149,7 @@ func longLineCount(types, filesPerType, longEvery, longBytes int) (lines, skippa
 		return 0, 0
 	}
 	lines = types * (filesPerType / longEvery)
-	if longLinePadding(longBytes)+64<<10 > mimecast.DefaultMaxLine {
+	if longLinePadding(longBytes)+64<<10 > jsonl.DefaultMaxLine {
 		skippable = lines
 	}
 	return lines, skippable

@@ -28,7 +28,7 @@
 //     ("originalLogType2", "originalLogType3", … when that name is taken or
 //     the event has several). The type is written valid UTF-8 (a byte of
 //     invalid UTF-8 becomes \ufffd); the record JSON is valid UTF-8 already
-//     (mimecast.NormalizeEvent). Body mode raw:
+//     (jsonl.Normalize). Body mode raw:
 //     record.Raw (the API 1.0 key_value line) without a leading UTF-8 BOM;
 //     records without Raw use json.
 //   - No LF, CR or NUL is ever sent: any that appears in MSG (raw mode, or

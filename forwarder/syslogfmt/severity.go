@@ -3,8 +3,8 @@ package syslogfmt
 import (
 	"bytes"
 
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
-	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 )
 
 // Syslog severities used by Severity (RFC 5424 §6.2.1).
@@ -115,7 +115,7 @@ func (f *fields) scan(obj []byte) {
 		if i >= len(obj) || obj[i] != '"' {
 			return
 		}
-		end := mimecast.SkipJSONString(obj, i)
+		end := jsonl.SkipString(obj, i)
 		if end < 0 || end >= len(obj) || obj[end] != ':' {
 			return
 		}
@@ -123,14 +123,14 @@ func (f *fields) scan(obj []byte) {
 		i = end + 1
 		var v []byte
 		if i < len(obj) && obj[i] == '"' {
-			vend := mimecast.SkipJSONString(obj, i)
+			vend := jsonl.SkipString(obj, i)
 			if vend < 0 {
 				return
 			}
 			v = obj[i+1 : vend-1]
 			i = vend
 		} else {
-			vend := mimecast.SkipJSONValue(obj, i)
+			vend := jsonl.SkipValue(obj, i)
 			if vend < 0 {
 				return
 			}

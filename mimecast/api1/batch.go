@@ -16,9 +16,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
-	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/keyvalue"
 )
 
@@ -303,7 +303,7 @@ func (b *fileBatch) readJSON(ctx context.Context, r io.Reader, typ, file string,
 	var raw json.RawMessage
 	rec := source.Record{Type: typ}
 	emit := func(idx int) error {
-		js, info, err := mimecast.NormalizeEventInfo(b.js[:0], raw, 0)
+		js, info, err := jsonl.NormalizeInfo(b.js[:0], raw, 0)
 		if err != nil {
 			b.src.skip.Record(metrics.ReasonInvalidJSON, file, 0, raw, fmt.Errorf("event %d: %w", idx, err))
 			return nil
@@ -403,7 +403,7 @@ func jsonErr(err error) error {
 
 // readKeyValue reads one record per line.
 func (b *fileBatch) readKeyValue(ctx context.Context, r io.Reader, typ, file string, fn func(*source.Record) error) (int, error) {
-	sc := mimecast.NewBudgetLineScanner(ctx, markReader{r}, 0, b.src.cfg.LineBudget)
+	sc := jsonl.NewBudgetScanner(ctx, markReader{r}, 0, b.src.cfg.LineBudget)
 	defer sc.Close()
 	n := 0
 	rec := source.Record{Type: typ}
@@ -425,7 +425,7 @@ func (b *fileBatch) readKeyValue(ctx context.Context, r io.Reader, typ, file str
 		b.js = keepSmall(js)
 		rec.JSON = js
 		rec.Raw = line
-		rec.Time, _ = mimecast.EventTime(js)
+		rec.Time, _ = jsonl.EventTime(js)
 		if err := ctx.Err(); err != nil {
 			return n, errFn{err}
 		}

@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 )
 
 // Values of Config.FileFormat.
@@ -80,9 +80,9 @@ type Config struct {
 	// empty means os.TempDir(). A file lives until its batch is closed.
 	TempDir string
 	// LineBudget is the memory for key_value lines longer than 1 MiB,
-	// shared with the rest of the process (mimecast.NewLineBudget); nil:
+	// shared with the rest of the process (jsonl.NewLineBudget); nil:
 	// unlimited.
-	LineBudget *mimecast.LineBudget
+	LineBudget *jsonl.LineBudget
 }
 
 // LogValue implements slog.LogValuer: the configuration without secrets.
