@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
-	"compress/flate"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/klauspost/compress/flate"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
@@ -148,6 +149,9 @@ func (b *fileBatch) members() ([]member, error) {
 	if err != nil {
 		return nil, err
 	}
+	// klauspost/compress inflates about three times as fast as
+	// compress/flate; registered on this reader only.
+	zr.RegisterDecompressor(zip.Deflate, flate.NewReader)
 	var ms []member
 	for _, zf := range zr.File {
 		if strings.HasSuffix(zf.Name, "/") {

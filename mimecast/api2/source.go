@@ -2,7 +2,6 @@ package api2
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -14,6 +13,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
