@@ -283,6 +283,7 @@ func buildSources(cfg *config, m *metrics.Metrics, log *slog.Logger) ([]source.S
 	case apiV1:
 		v1 := cfg.V1
 		v1.LineBudget = lines
+		v1.RawOnly = cfg.Format.Body == syslogfmt.BodyRaw
 		client, err := api1.NewClient(v1, cc, m, log.With("api", "1.0"))
 		if err != nil {
 			return nil, err

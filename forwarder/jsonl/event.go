@@ -197,6 +197,34 @@ func EventTime(obj []byte) (time.Time, bool) {
 	return dt, dtOK
 }
 
+// TimeScan finds an event's time by EventTime's rule from top-level
+// members given one at a time, for a source that holds the members without
+// a JSON object (API 1.0 key_value pairs with the raw body). The zero value
+// is ready to use.
+type TimeScan struct{ sc scan }
+
+// String offers one member whose value is the string text (unquoted,
+// unescaped). Offer only the first member of each name: EventTime reads
+// the JSON that renames repeated names.
+func (t *TimeScan) String(key, text []byte) {
+	s := &t.sc
+	if s.tsOK {
+		return
+	}
+	switch string(key) {
+	case "timestamp":
+		s.ts, s.tsOK = parseTimestampText(text)
+	case "datetime":
+		if !s.dtOK {
+			s.dt, s.dtOK = ParseDateTime(text)
+		}
+	}
+}
+
+// Result returns the time found, as EventTime would: ok is false when no
+// member held a usable time.
+func (t *TimeScan) Result() (time.Time, bool) { return t.sc.result() }
+
 func skipWS(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
@@ -277,14 +305,25 @@ func SkipValue(b []byte, i int) int {
 // parseTimestamp reads epoch milliseconds from a JSON number or string.
 func parseTimestamp(val []byte) (time.Time, bool) {
 	if len(val) >= 2 && val[0] == '"' {
-		val = val[1 : len(val)-1]
-		if len(val) > 0 && (val[0] < '0' || val[0] > '9') && val[0] != '-' {
-			return ParseDateTime(val)
-		}
-		if len(val) >= 10 && val[4] == '-' {
-			return ParseDateTime(val)
-		}
+		return parseTimestampText(val[1 : len(val)-1])
 	}
+	return parseEpochMillis(val)
+}
+
+// parseTimestampText reads the text of a "timestamp" string: epoch
+// milliseconds, or a date-time.
+func parseTimestampText(val []byte) (time.Time, bool) {
+	if len(val) > 0 && (val[0] < '0' || val[0] > '9') && val[0] != '-' {
+		return ParseDateTime(val)
+	}
+	if len(val) >= 10 && val[4] == '-' {
+		return ParseDateTime(val)
+	}
+	return parseEpochMillis(val)
+}
+
+// parseEpochMillis reads epoch milliseconds written as a JSON number.
+func parseEpochMillis(val []byte) (time.Time, bool) {
 	if len(val) == 0 {
 		return time.Time{}, false
 	}

@@ -149,3 +149,40 @@ func BenchmarkNormalizeTimeOnePass(b *testing.B) {
 	}
 	b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "records/s")
 }
+
+// TestTimeScanMatchesEventTime: the members of an object offered one by one
+// as strings give the time EventTime reads from the object.
+func TestTimeScanMatchesEventTime(t *testing.T) {
+	for _, members := range [][][2]string{
+		{{"datetime", "2017-05-26T16:47:41+0100"}, {"acc", "C0A0"}},
+		{{"acc", "x"}, {"timestamp", "1715767102752"}, {"datetime", "2017-05-26T16:47:41+0100"}},
+		{{"datetime", "not a time"}, {"timestamp", "2024-05-15T10:00:00Z"}},
+		{{"timestamp", "junk"}, {"datetime", "2020-07-27 00:39:59"}},
+		{{"timestamp", "-1000"}},
+		{{"timestamp", "1.5e3"}},
+		{{"datetime", "bad"}},
+		{{"other", "2017-05-26T16:47:41+0100"}},
+		{},
+	} {
+		obj := []byte{'{'}
+		var ts TimeScan
+		for i, m := range members {
+			if i > 0 {
+				obj = append(obj, ',')
+			}
+			obj = append(obj, `"`+m[0]+`":"`+m[1]+`"`...)
+			ts.String([]byte(m[0]), []byte(m[1]))
+		}
+		obj = append(obj, '}')
+		wantT, wantOK := EventTime(obj)
+		gotT, gotOK := ts.Result()
+		if gotOK != wantOK || !gotT.Equal(wantT) {
+			t.Errorf("%s: TimeScan = %v %v, EventTime = %v %v", obj, gotT, gotOK, wantT, wantOK)
+		}
+	}
+	var ts TimeScan
+	ts.String([]byte("datetime"), []byte("2017-05-26T16:47:41+0100"))
+	if got, ok := ts.Result(); !ok || !got.Equal(time.Date(2017, 5, 26, 15, 47, 41, 0, time.UTC)) {
+		t.Errorf("datetime: %v %v", got, ok)
+	}
+}

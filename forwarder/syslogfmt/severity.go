@@ -27,7 +27,11 @@ func Severity(r *source.Record) int {
 		return SeverityInformational
 	}
 	var f fields
-	f.scan(r.JSON)
+	if len(r.JSON) == 0 && len(r.Fields) > 0 {
+		f.fromFields(r.Fields)
+	} else {
+		f.scan(r.JSON)
+	}
 	switch r.Type {
 	case "av":
 		if present(f.virus) {
@@ -99,6 +103,46 @@ type fields struct {
 	scanResult, rejectionType, delivered, spamDetail []byte
 }
 
+// fromFields fills f from members given as text (Record.Fields); of a
+// repeated key the first value counts.
+func (f *fields) fromFields(members []source.Field) {
+	for _, m := range members {
+		if p := f.slot(m.Key); p != nil && *p == nil {
+			*p = m.Value
+			if *p == nil {
+				*p = []byte{}
+			}
+		}
+	}
+}
+
+// slot returns where the value of the member named k goes, or nil.
+func (f *fields) slot(k []byte) *[]byte {
+	switch string(k) {
+	case "action", "Act", "Action":
+		return &f.action
+	case "virusFound", "Virus":
+		return &f.virus
+	case "urlCategory", "UrlCategory":
+		return &f.urlCategory
+	case "blockReason", "reason":
+		return &f.blockReason
+	case "result", "Result":
+		return &f.result
+	case "taggedMalicious", "TaggedMalicious":
+		return &f.taggedMalicious
+	case "scanResults", "ScanResultInfo":
+		return &f.scanResult
+	case "rejectionType", "RejType":
+		return &f.rejectionType
+	case "delivered", "Delivered":
+		return &f.delivered
+	case "spamProcessingDetail", "SpamProcessingDetail":
+		return &f.spamDetail
+	}
+	return nil
+}
+
 func (f *fields) scan(obj []byte) {
 	// Walk the top-level members of a compact JSON object without
 	// decoding it; stop early on malformed input, never panic. Keys are
@@ -137,27 +181,8 @@ func (f *fields) scan(obj []byte) {
 			v = obj[i:vend]
 			i = vend
 		}
-		switch string(k) {
-		case "action", "Act", "Action":
-			f.action = v
-		case "virusFound", "Virus":
-			f.virus = v
-		case "urlCategory", "UrlCategory":
-			f.urlCategory = v
-		case "blockReason", "reason":
-			f.blockReason = v
-		case "result", "Result":
-			f.result = v
-		case "taggedMalicious", "TaggedMalicious":
-			f.taggedMalicious = v
-		case "scanResults", "ScanResultInfo":
-			f.scanResult = v
-		case "rejectionType", "RejType":
-			f.rejectionType = v
-		case "delivered", "Delivered":
-			f.delivered = v
-		case "spamProcessingDetail", "SpamProcessingDetail":
-			f.spamDetail = v
+		if p := f.slot(k); p != nil {
+			*p = v
 		}
 	}
 }

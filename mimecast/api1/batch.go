@@ -104,7 +104,9 @@ type fileBatch struct {
 	closeErr  error
 
 	// Reused buffers.
-	js []byte
+	js     []byte
+	pairs  []keyvalue.Pair
+	fields []source.Field
 }
 
 func (b *fileBatch) Cursor() []byte { return b.cursor }
@@ -420,16 +422,39 @@ func (b *fileBatch) readKeyValue(ctx context.Context, r io.Reader, typ, file str
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		pairs, err := keyvalue.Parse(line)
+		pairs, err := keyvalue.AppendParse(b.pairs, line)
 		if err != nil {
 			b.src.skip.Record(metrics.ReasonBadLine, file, sc.LineNo(), line, err)
 			continue
 		}
-		js := keyvalue.AppendJSON(b.js[:0], pairs)
-		b.js = keepSmall(js)
-		rec.JSON = js
+		b.pairs = pairs
 		rec.Raw = line
-		rec.Time, _ = jsonl.EventTime(js)
+		if b.src.cfg.RawOnly {
+			// The body is the line itself: no JSON is built, the time and
+			// the severity's fields come straight from the pairs.
+			rec.JSON = nil
+			rec.Fields = b.fields[:0]
+			var ts jsonl.TimeScan
+			var seenTS, seenDT bool
+			for _, p := range pairs {
+				rec.Fields = append(rec.Fields, source.Field{Key: p.Key, Value: p.Value})
+				switch {
+				case !seenTS && string(p.Key) == "timestamp":
+					seenTS = true
+					ts.String(p.Key, p.Value)
+				case !seenDT && string(p.Key) == "datetime":
+					seenDT = true
+					ts.String(p.Key, p.Value)
+				}
+			}
+			b.fields = rec.Fields
+			rec.Time, _ = ts.Result()
+		} else {
+			js := keyvalue.AppendJSON(b.js[:0], pairs)
+			b.js = keepSmall(js)
+			rec.JSON = js
+			rec.Time, _ = jsonl.EventTime(js)
+		}
 		if err := ctx.Err(); err != nil {
 			return n, errFn{err}
 		}
