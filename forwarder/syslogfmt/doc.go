@@ -38,9 +38,11 @@
 //
 // # Severity
 //
-// Decided from the record's Type and top-level fields (case-sensitive
-// names; API 2.0 / API 1.0 spelling; values compared ASCII
-// case-insensitively; "present" means not absent, null, "", "null" or "-"):
+// Decided from the record's Type and top-level fields (of its JSON, or of
+// Record.Fields when a source sends no JSON, as API 1.0 key_value with
+// SYSLOG_BODY=raw; case-sensitive names; API 2.0 / API 1.0 spelling;
+// values compared ASCII case-insensitively; "present" means not absent,
+// null, "", "null" or "-"):
 //
 //	Type                    Condition                                                         Severity
 //	av                      virusFound / Virus present                                        warning (4)
