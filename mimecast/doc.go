@@ -15,17 +15,10 @@
 //     and cuts it to an excerpt (Excerpt, ExcerptBytes);
 //   - APIError, RedirectError and ErrAuth, the errors returned when
 //     Mimecast refuses a call;
-//   - record splitting helpers: LineScanner and ScanLines (lines of any
-//     length in bounded memory), LineBudget (the memory for lines longer
-//     than 1 MiB, shared by every stream of the process, which wait for
-//     it), NormalizeEvent (validate and compact one JSON object, invalid
-//     UTF-8 in strings replaced by \ufffd; a hand-written one-pass checker
-//     fuzzed against encoding/json), NormalizeEventTime and
-//     NormalizeEventInfo (the same in one pass with the event's time and
-//     the count of replaced bytes, the hot path),
-//     EventTime (the event's own time from its top-level
-//     "timestamp" or "datetime" key; ParseDateTime for API 1.0 date-times)
-//     and SkipReporter (count and log skipped records and files);
-//   - SkipJSONString and SkipJSONValue, the fast JSON skipping that the
-//     event scans here and the formatter's field scans share.
+//   - SkipReporter (count and log skipped records and files), and
+//     DecodeStrict and IndexControl for cursors.
+//
+// Line splitting, the long-line memory budget and the JSON checking,
+// compaction and skipping that the sources and the formatter share live
+// in the neutral package forwarder/jsonl.
 package mimecast

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -17,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
 )
@@ -35,8 +37,15 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	procs := fs.Int("gomaxprocs", 1, "GOMAXPROCS of the forwarder process (1 = one core)")
 	longEvery := fs.Int("long-line-every", 0, "every Nth file of each type ends with a very long line (0: none; 1 with one file per type: every stream reads one at the same time)")
 	longBytes := fs.Int("long-line-bytes", 0, "padding of the long lines in bytes (0: the simulator's 4 MiB); above the maximum line size (32 MiB) they are skipped as too_large, and a padding of hundreds of MiB makes a gzip bomb (a few MiB that inflate to a huge line)")
+	api := fs.String("api", "v2", "Mimecast API: v2 (gzip NDJSON batch files) or v1 (one zip per file, one member per type)")
+	fileFormat := fs.String("file-format", "key_value", "API 1.0 file format: key_value or json")
+	body := fs.String("body", "json", "SYSLOG_BODY of the forwarder: json or raw")
+	baseline := fs.Bool("baseline", true, "with --api v1: also time programs that only unzip the first file and copy its lines to a file (`unzip-copy`, this binary with compress/flate, and `unzip -p` when installed)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if (*api != "v1" && *api != "v2") || (*fileFormat != "key_value" && *fileFormat != "json") || (*body != "json" && *body != "raw") {
+		return &configError{err: errors.New("bench: --api v1|v2, --file-format key_value|json, --body json|raw")}
 	}
 	if *records < 1 || *perFile < 1 || *types < 1 || *types > len(mimecast.Types) || *procs < 1 || *longEvery < 0 || *longBytes < 0 {
 		return &configError{err: fmt.Errorf("bench: --records, --records-per-file, --gomaxprocs must be ≥ 1, --types 1..%d, --long-line-every and --long-line-bytes ≥ 0", len(mimecast.Types))}
@@ -87,22 +96,39 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	// variables do not change what is measured.
 	fwd.Env = append(passThroughEnv(),
 		"GOMAXPROCS="+strconv.Itoa(*procs),
-		"MIMECAST_API=v2",
 		"MIMECAST_BASE_URL=http://"+simAddr,
-		"MIMECAST_CLIENT_ID="+simulator.DefaultClientID,
-		"MIMECAST_CLIENT_SECRET="+simulator.DefaultClientSecret,
-		"MIMECAST_TYPES="+joinTypes(typeList),
-		"MIMECAST_LOOKBACK="+(history+2*cadence).String(),
 		"MIMECAST_REQUESTS_PER_MINUTE=0",
-		"MIMECAST_DAY_GRACE=0", // all files published so far, also just after midnight UTC
+		"SYSLOG_BODY="+*body,
 		"SYSLOG_ADDRESS=tcp://"+sink.Addr(),
 		"SYSLOG_MAX_EPS=0", // measure the forwarder, not its rate limit
 		"STATE_DIR="+state,
 		"LOG_LEVEL=warn",
 	)
+	if *api == "v2" {
+		fwd.Env = append(fwd.Env,
+			"MIMECAST_API=v2",
+			"MIMECAST_CLIENT_ID="+simulator.DefaultClientID,
+			"MIMECAST_CLIENT_SECRET="+simulator.DefaultClientSecret,
+			"MIMECAST_TYPES="+joinTypes(typeList),
+			"MIMECAST_LOOKBACK="+(history+2*cadence).String(),
+			"MIMECAST_DAY_GRACE=0", // all files published so far, also just after midnight UTC
+		)
+	} else {
+		fwd.Env = append(fwd.Env,
+			"MIMECAST_API=v1",
+			"MIMECAST_APP_ID="+simulator.DefaultV1AppID,
+			"MIMECAST_APP_KEY="+simulator.DefaultV1AppKey,
+			"MIMECAST_ACCESS_KEY="+simulator.DefaultV1AccessKey,
+			"MIMECAST_SECRET_KEY="+simulator.DefaultV1SecretKey,
+			"MIMECAST_FILE_FORMAT="+*fileFormat,
+		)
+	}
 	fwd.Stderr = e.stderr
-	fmt.Fprintf(e.stdout, "bench: %d types × %d files × %d records = %d records, forwarder GOMAXPROCS=%d\n",
-		*types, filesPerType, *perFile, *types*filesPerType**perFile, *procs)
+	fmt.Fprintf(e.stdout, "bench: API %s, %d types × %d files × %d records = %d records, forwarder GOMAXPROCS=%d, SYSLOG_BODY=%s\n",
+		*api, *types, filesPerType, *perFile, *types*filesPerType**perFile, *procs, *body)
+	if *api == "v1" {
+		fmt.Fprintf(e.stdout, "API 1.0 file format:     %s (%d zip files of %d events)\n", *fileFormat, filesPerType, *types**perFile)
+	}
 	longLines, skippable := longLineCount(*types, filesPerType, *longEvery, *longBytes)
 	if longLines > 0 {
 		fmt.Fprintf(e.stdout, "long lines:              %d of %d bytes of padding\n", longLines, longLinePadding(*longBytes))
@@ -126,12 +152,20 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	fmt.Fprintf(e.stdout, "records received:        %d\n", got)
 	fmt.Fprintf(e.stdout, "wall time to last record: %.2f s\n", wall.Seconds())
 	fmt.Fprintf(e.stdout, "records/s (wall):        %.0f\n", float64(got)/wall.Seconds())
+	if span := sink.LastArrival().Sub(sink.FirstArrival()); span > 0 {
+		fmt.Fprintf(e.stdout, "records/s (first to last record): %.0f\n", float64(got)/span.Seconds())
+	}
 	if cpu > 0 {
 		fmt.Fprintf(e.stdout, "forwarder CPU time:      %.2f s\n", cpu.Seconds())
 		fmt.Fprintf(e.stdout, "records per CPU-second:  %.0f\n", float64(got)/cpu.Seconds())
 	}
 	fmt.Fprintf(e.stdout, "forwarder peak RSS:      %.1f MiB\n", rssMiB)
 	fmt.Fprintf(e.stdout, "bytes received:          %d (%.0f B/record)\n", sink.Bytes(), float64(sink.Bytes())/float64(max(got, 1)))
+	if *api == "v1" && *baseline {
+		if err := unzipBaseline(ctx, e, exe, *procs, *fileFormat, *perFile, typeList, history); err != nil {
+			return err
+		}
+	}
 	want := int64(*types*filesPerType**perFile - skippable)
 	if got < want {
 		return fmt.Errorf("bench: received %d records, want at least %d", got, want)
@@ -148,7 +182,7 @@ func longLineCount(types, filesPerType, longEvery, longBytes int) (lines, skippa
 		return 0, 0
 	}
 	lines = types * (filesPerType / longEvery)
-	if longLinePadding(longBytes)+64<<10 > mimecast.DefaultMaxLine {
+	if longLinePadding(longBytes)+64<<10 > jsonl.DefaultMaxLine {
 		skippable = lines
 	}
 	return lines, skippable
@@ -217,6 +251,7 @@ type lineSink struct {
 	stderr io.Writer
 	lines  atomic.Int64
 	bytes  atomic.Int64
+	first  atomic.Int64 // unix nanoseconds of the first read
 	last   atomic.Int64 // unix nanoseconds of the last read
 	wg     sync.WaitGroup
 }
@@ -248,7 +283,9 @@ func (s *lineSink) accept() {
 				if n > 0 {
 					s.lines.Add(int64(bytes.Count(buf[:n], []byte{'\n'})))
 					s.bytes.Add(int64(n))
-					s.last.Store(time.Now().UnixNano())
+					now := time.Now().UnixNano()
+					s.first.CompareAndSwap(0, now)
+					s.last.Store(now)
 				}
 				if err != nil {
 					if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
@@ -271,6 +308,9 @@ func (s *lineSink) WaitQuiet(quiet time.Duration) int64 {
 
 func (s *lineSink) Bytes() int64 { return s.bytes.Load() }
 
+// FirstArrival is when the first bytes arrived.
+func (s *lineSink) FirstArrival() time.Time { return time.Unix(0, s.first.Load()) }
+
 // LastArrival is when the last bytes arrived.
 func (s *lineSink) LastArrival() time.Time { return time.Unix(0, s.last.Load()) }
 
@@ -278,4 +318,115 @@ func (s *lineSink) Close() error {
 	err := s.ln.Close()
 	s.wg.Wait()
 	return err
+}
+
+// unzipBaseline times the reference the issue compares API 1.0 with: a
+// program that only unzips the file and copies its lines to a file. The
+// zip is API 1.0 file 0 as the simulator serves it (same generator and
+// options). Both baselines run as child processes with the forwarder's
+// GOMAXPROCS, and report events/s (wall) and events per CPU-second.
+func unzipBaseline(ctx context.Context, e env, exe string, procs int, format string, perFile int, types []string, history time.Duration) error {
+	sim, err := simulator.New(simulator.Options{Types: types, RecordsPerFile: perFile, History: history, LiveInterval: -1})
+	if err != nil {
+		return fmt.Errorf("bench: baseline simulator: %w", err)
+	}
+	data, err := sim.V1Zip(0, format)
+	if err != nil {
+		return fmt.Errorf("bench: baseline zip: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "mimecast-forwarder-baseline-")
+	if err != nil {
+		return fmt.Errorf("bench: baseline directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	zipPath, outPath := dir+"/siem.zip", dir+"/lines.out"
+	if err := os.WriteFile(zipPath, data, 0o600); err != nil {
+		return fmt.Errorf("bench: baseline zip: %w", err)
+	}
+	events := len(types) * perFile
+	fmt.Fprintf(e.stdout, "baseline zip:            %d bytes, %d events\n", len(data), events)
+	run := func(label string, cmd *exec.Cmd) error {
+		out, err := os.Create(outPath)
+		if err != nil {
+			return fmt.Errorf("bench: baseline output: %w", err)
+		}
+		defer out.Close()
+		cmd.Stdout = out
+		cmd.Stderr = e.stderr
+		cmd.Env = append(passThroughEnv(), "GOMAXPROCS="+strconv.Itoa(procs))
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("bench: baseline %s: %w", label, err)
+		}
+		wall := time.Since(start)
+		var cpu time.Duration
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+		fmt.Fprintf(e.stdout, "baseline %-15s %.0f events/s (wall), %.0f events per CPU-second\n",
+			label+":", float64(events)/wall.Seconds(), float64(events)/max(cpu.Seconds(), 1e-9))
+		return nil
+	}
+	if err := run("unzip-copy", exec.CommandContext(ctx, exe, "unzip-copy", zipPath)); err != nil {
+		return err
+	}
+	if unzip, err := exec.LookPath("unzip"); err == nil {
+		if err := run("unzip -p", exec.CommandContext(ctx, unzip, "-p", zipPath)); err != nil {
+			return err
+		}
+	}
+	if py, err := exec.LookPath("python3"); err == nil {
+		// As the Wazuh blog's script does: each line of each member
+		// copied to a file.
+		const script = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nout = sys.stdout.buffer\n" +
+			"for n in z.namelist():\n    for line in z.open(n):\n        out.write(line)\n"
+		return run("python3", exec.CommandContext(ctx, py, "-c", script, zipPath))
+	}
+	return nil
+}
+
+// cmdUnzipCopy is the bench's baseline program: it unzips a zip with the
+// standard library and copies every line of every member to standard
+// output, nothing else (no parsing).
+func cmdUnzipCopy(_ context.Context, args []string, e env) error {
+	if len(args) != 1 {
+		return &configError{err: errors.New("unzip-copy: one zip file expected")}
+	}
+	zr, err := zip.OpenReader(args[0])
+	if err != nil {
+		return fmt.Errorf("unzip-copy: %w", err)
+	}
+	defer zr.Close()
+	w := bufio.NewWriterSize(e.stdout, 64<<10)
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			return fmt.Errorf("unzip-copy: %s: %w", f.Name, err)
+		}
+		r := bufio.NewReaderSize(rc, 64<<10)
+		for {
+			line, err := r.ReadSlice('\n')
+			if len(line) > 0 {
+				if _, werr := w.Write(line); werr != nil {
+					rc.Close()
+					return fmt.Errorf("unzip-copy: write: %w", werr)
+				}
+			}
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				rc.Close()
+				return fmt.Errorf("unzip-copy: %s: %w", f.Name, err)
+			}
+		}
+		rc.Close()
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("unzip-copy: write: %w", err)
+	}
+	return nil
 }

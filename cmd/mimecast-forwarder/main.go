@@ -93,6 +93,8 @@ func runMain(ctx context.Context, args []string, e env) int {
 		err = cmdCheck(ctx, rest, e)
 	case "bench":
 		err = cmdBench(ctx, rest, e)
+	case "unzip-copy": // the bench's baseline program, not in the usage
+		err = cmdUnzipCopy(ctx, rest, e)
 	case "healthcheck":
 		err = cmdHealthcheck(ctx, rest, e)
 	case "version", "--version", "-version":

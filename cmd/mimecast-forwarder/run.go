@@ -18,6 +18,7 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/checkpoint"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/flowcontrol"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/transport"
@@ -137,7 +138,7 @@ func useSimulator(v values, sim *simulator.Simulator) {
 // limit makes the runtime collect the ones already dropped before the heap
 // doubles (GOGC), which would otherwise take the process past 256 MiB when
 // every stream meets a long line.
-const memoryLimit = mimecast.DefaultLineBudget + 64<<20
+const memoryLimit = jsonl.DefaultLineBudget + 64<<20
 
 // envSet reports whether the environment variable k is set.
 func envSet(e env, k string) bool {
@@ -272,7 +273,7 @@ func limitOutput(ctx context.Context, fc flowcontrol.Config, sender forwarder.Se
 func buildSources(cfg *config, m *metrics.Metrics, log *slog.Logger) ([]source.Source, error) {
 	cc := cfg.Client
 	cc.Budget = mimecast.NewBudget(cfg.RequestsPerMinute, budgetBurst)
-	lines := mimecast.NewLineBudget(mimecast.DefaultLineBudget, m)
+	lines := jsonl.NewLineBudget(jsonl.DefaultLineBudget, m)
 	switch cfg.API {
 	case apiV2:
 		v2 := cfg.V2
@@ -282,6 +283,7 @@ func buildSources(cfg *config, m *metrics.Metrics, log *slog.Logger) ([]source.S
 	case apiV1:
 		v1 := cfg.V1
 		v1.LineBudget = lines
+		v1.RawOnly = cfg.Format.Body == syslogfmt.BodyRaw
 		client, err := api1.NewClient(v1, cc, m, log.With("api", "1.0"))
 		if err != nil {
 			return nil, err

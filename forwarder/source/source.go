@@ -31,6 +31,17 @@ type Record struct {
 	// textual form worth forwarding verbatim (API 1.0 key_value lines);
 	// nil otherwise.
 	Raw []byte
+	// Fields, when JSON is empty, holds the event's top-level members as
+	// text for the formatter's severity: a source that sends Raw without
+	// building JSON (API 1.0 key_value lines with SYSLOG_BODY=raw) puts its
+	// pairs here. Values are unescaped text; of a repeated key the first
+	// value counts (the JSON form renames the later ones).
+	Fields []Field
+}
+
+// Field is one top-level member of an event, as text.
+type Field struct {
+	Key, Value []byte
 }
 
 // Batch is one unit of fetched data together with the cursor that follows

@@ -28,7 +28,7 @@
 //     ("originalLogType2", "originalLogType3", … when that name is taken or
 //     the event has several). The type is written valid UTF-8 (a byte of
 //     invalid UTF-8 becomes \ufffd); the record JSON is valid UTF-8 already
-//     (mimecast.NormalizeEvent). Body mode raw:
+//     (jsonl.Normalize). Body mode raw:
 //     record.Raw (the API 1.0 key_value line) without a leading UTF-8 BOM;
 //     records without Raw use json.
 //   - No LF, CR or NUL is ever sent: any that appears in MSG (raw mode, or
@@ -38,9 +38,11 @@
 //
 // # Severity
 //
-// Decided from the record's Type and top-level fields (case-sensitive
-// names; API 2.0 / API 1.0 spelling; values compared ASCII
-// case-insensitively; "present" means not absent, null, "", "null" or "-"):
+// Decided from the record's Type and top-level fields (of its JSON, or of
+// Record.Fields when a source sends no JSON, as API 1.0 key_value with
+// SYSLOG_BODY=raw; case-sensitive names; API 2.0 / API 1.0 spelling;
+// values compared ASCII case-insensitively; "present" means not absent,
+// null, "", "null" or "-"):
 //
 //	Type                    Condition                                                         Severity
 //	av                      virusFound / Virus present                                        warning (4)

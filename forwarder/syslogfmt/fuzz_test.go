@@ -9,8 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/leodido/go-syslog/v4/rfc5424"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
-	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 )
 
 // FuzzAppend checks, for arbitrary JSON objects, raw lines, types, times and
@@ -33,7 +33,7 @@ func FuzzAppend(f *testing.F) {
 	f.Fuzz(func(t *testing.T, js, raw []byte, typ string, ms int64, maxSel uint16, rawMode bool) {
 		if len(js) > 0 {
 			var err error
-			if js, err = mimecast.NormalizeEvent(nil, js); err != nil {
+			if js, err = jsonl.Normalize(nil, js); err != nil {
 				return // source.Record.JSON is always a compact object, valid UTF-8
 			}
 		}

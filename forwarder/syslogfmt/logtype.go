@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 
-	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 )
 
 // The MSG's "logType" is the record's type, written first by the formatter.
@@ -24,7 +24,7 @@ const (
 
 // hasLogTypeKey reports whether inner (the members of a JSON object) has a
 // top-level member named "logType" written without escapes, as every
-// source writes its keys (Mimecast's JSON, mimecast.NormalizeEvent which
+// source writes its keys (Mimecast's JSON, jsonl.Normalize which
 // keeps key bytes as received, keyvalue.AppendJSON which escapes no
 // letter). A name that spells logType with \u escapes is not recognised:
 // looking for \u escapes in every record would cost the hot path a fifth
@@ -123,7 +123,7 @@ func eachMember(inner []byte, fn func(key []byte, start, end int) bool) {
 		if i >= len(inner) || inner[i] != '"' {
 			return
 		}
-		end := mimecast.SkipJSONString(inner, i)
+		end := jsonl.SkipString(inner, i)
 		if end < 0 || !fn(inner[i:end], i, end) {
 			return
 		}
@@ -138,7 +138,7 @@ func eachMember(inner []byte, fn func(key []byte, start, end int) bool) {
 		for i < len(inner) && isJSONSpace(inner[i]) {
 			i++
 		}
-		if i = mimecast.SkipJSONValue(inner, i); i < 0 {
+		if i = jsonl.SkipValue(inner, i); i < 0 {
 			return
 		}
 	}

@@ -3,8 +3,8 @@ package syslogfmt
 import (
 	"bytes"
 
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
-	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 )
 
 // Syslog severities used by Severity (RFC 5424 §6.2.1).
@@ -27,7 +27,11 @@ func Severity(r *source.Record) int {
 		return SeverityInformational
 	}
 	var f fields
-	f.scan(r.JSON)
+	if len(r.JSON) == 0 && len(r.Fields) > 0 {
+		f.fromFields(r.Fields)
+	} else {
+		f.scan(r.JSON)
+	}
 	switch r.Type {
 	case "av":
 		if present(f.virus) {
@@ -99,6 +103,46 @@ type fields struct {
 	scanResult, rejectionType, delivered, spamDetail []byte
 }
 
+// fromFields fills f from members given as text (Record.Fields); of a
+// repeated key the first value counts.
+func (f *fields) fromFields(members []source.Field) {
+	for _, m := range members {
+		if p := f.slot(m.Key); p != nil && *p == nil {
+			*p = m.Value
+			if *p == nil {
+				*p = []byte{}
+			}
+		}
+	}
+}
+
+// slot returns where the value of the member named k goes, or nil.
+func (f *fields) slot(k []byte) *[]byte {
+	switch string(k) {
+	case "action", "Act", "Action":
+		return &f.action
+	case "virusFound", "Virus":
+		return &f.virus
+	case "urlCategory", "UrlCategory":
+		return &f.urlCategory
+	case "blockReason", "reason":
+		return &f.blockReason
+	case "result", "Result":
+		return &f.result
+	case "taggedMalicious", "TaggedMalicious":
+		return &f.taggedMalicious
+	case "scanResults", "ScanResultInfo":
+		return &f.scanResult
+	case "rejectionType", "RejType":
+		return &f.rejectionType
+	case "delivered", "Delivered":
+		return &f.delivered
+	case "spamProcessingDetail", "SpamProcessingDetail":
+		return &f.spamDetail
+	}
+	return nil
+}
+
 func (f *fields) scan(obj []byte) {
 	// Walk the top-level members of a compact JSON object without
 	// decoding it; stop early on malformed input, never panic. Keys are
@@ -115,7 +159,7 @@ func (f *fields) scan(obj []byte) {
 		if i >= len(obj) || obj[i] != '"' {
 			return
 		}
-		end := mimecast.SkipJSONString(obj, i)
+		end := jsonl.SkipString(obj, i)
 		if end < 0 || end >= len(obj) || obj[end] != ':' {
 			return
 		}
@@ -123,41 +167,22 @@ func (f *fields) scan(obj []byte) {
 		i = end + 1
 		var v []byte
 		if i < len(obj) && obj[i] == '"' {
-			vend := mimecast.SkipJSONString(obj, i)
+			vend := jsonl.SkipString(obj, i)
 			if vend < 0 {
 				return
 			}
 			v = obj[i+1 : vend-1]
 			i = vend
 		} else {
-			vend := mimecast.SkipJSONValue(obj, i)
+			vend := jsonl.SkipValue(obj, i)
 			if vend < 0 {
 				return
 			}
 			v = obj[i:vend]
 			i = vend
 		}
-		switch string(k) {
-		case "action", "Act", "Action":
-			f.action = v
-		case "virusFound", "Virus":
-			f.virus = v
-		case "urlCategory", "UrlCategory":
-			f.urlCategory = v
-		case "blockReason", "reason":
-			f.blockReason = v
-		case "result", "Result":
-			f.result = v
-		case "taggedMalicious", "TaggedMalicious":
-			f.taggedMalicious = v
-		case "scanResults", "ScanResultInfo":
-			f.scanResult = v
-		case "rejectionType", "RejType":
-			f.rejectionType = v
-		case "delivered", "Delivered":
-			f.delivered = v
-		case "spamProcessingDetail", "SpamProcessingDetail":
-			f.spamDetail = v
+		if p := f.slot(k); p != nil {
+			*p = v
 		}
 	}
 }

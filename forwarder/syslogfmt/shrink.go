@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 )
 
 // span is the content (between the quotes, still escaped) of one JSON
@@ -20,7 +20,7 @@ func stringValues(b []byte) (spans []span, ok bool) {
 			i++
 			continue
 		}
-		end := mimecast.SkipJSONString(b, i)
+		end := jsonl.SkipString(b, i)
 		if end < 0 {
 			return nil, false
 		}

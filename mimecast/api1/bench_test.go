@@ -61,7 +61,12 @@ func benchBatch(b *testing.B, keyValue bool) (*fileBatch, int) {
 }
 
 func benchmarkRecords(b *testing.B, keyValue bool) {
+	benchmarkRecordsMode(b, keyValue, false)
+}
+
+func benchmarkRecordsMode(b *testing.B, keyValue, rawOnly bool) {
 	fb, n := benchBatch(b, keyValue)
+	fb.src.cfg.RawOnly = rawOnly
 	b.ReportAllocs()
 	ctx := context.Background()
 	for b.Loop() {
@@ -78,3 +83,7 @@ func BenchmarkRecordsJSON(b *testing.B) { benchmarkRecords(b, false) }
 
 // BenchmarkRecordsKeyValue reads a 10-member key_value zip of 10000 lines.
 func BenchmarkRecordsKeyValue(b *testing.B) { benchmarkRecords(b, true) }
+
+// BenchmarkRecordsKeyValueRawOnly is BenchmarkRecordsKeyValue with
+// RawOnly (SYSLOG_BODY=raw): no JSON built.
+func BenchmarkRecordsKeyValueRawOnly(b *testing.B) { benchmarkRecordsMode(b, true, true) }

@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 )
 
 // Values of Config.FileFormat.
@@ -76,13 +76,18 @@ type Config struct {
 	// (MIMECAST_RESTART_ON_INVALID_TOKEN). When false (default) the stream
 	// stops with a permanent error so that an operator decides.
 	RestartOnInvalidToken bool
+	// RawOnly tells that records are formatted from their Raw text alone
+	// (SYSLOG_BODY=raw): key_value lines are then not converted to JSON;
+	// each record carries the line, its time and its pairs as
+	// source.Record.Fields (for the severity). JSON members are unaffected.
+	RawOnly bool
 	// TempDir is where downloaded zip files are spooled (MIMECAST_TEMP_DIR);
 	// empty means os.TempDir(). A file lives until its batch is closed.
 	TempDir string
 	// LineBudget is the memory for key_value lines longer than 1 MiB,
-	// shared with the rest of the process (mimecast.NewLineBudget); nil:
+	// shared with the rest of the process (jsonl.NewLineBudget); nil:
 	// unlimited.
-	LineBudget *mimecast.LineBudget
+	LineBudget *jsonl.LineBudget
 }
 
 // LogValue implements slog.LogValuer: the configuration without secrets.

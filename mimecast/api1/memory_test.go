@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 )
 
 // TestInvalidUTF8Replaced: an API 1.0 JSON event with invalid UTF-8 in a
@@ -28,7 +28,7 @@ func TestInvalidUTF8Replaced(t *testing.T) {
 // within the shared line budget, which is free again afterwards; one the
 // budget cannot hold is skipped and counted.
 func TestKeyValueLongLineBudget(t *testing.T) {
-	budget := mimecast.NewLineBudget(mimecast.LineClaim(3<<20), nil) // lines up to 3 MiB
+	budget := jsonl.NewLineBudget(jsonl.LineClaim(3<<20), nil) // lines up to 3 MiB
 	long := "datetime=2017-05-26T16:47:41+0100|acc=C0A0|Subject=" + strings.Repeat("s", 2<<20)
 	tooLong := "acc=C0A0|Subject=" + strings.Repeat("t", 4<<20)
 	zipped := makeZip(t, zipMember{name: "receipt_1.log", data: []byte(long + "\n" + tooLong + "\nacc=after\n")})

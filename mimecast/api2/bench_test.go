@@ -10,14 +10,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
-	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 // BenchmarkBatchRecords measures a whole batch file through Records over
-// loopback HTTP: download, gunzip, split, NormalizeEvent and EventTime.
+// loopback HTTP: download, gunzip, split, jsonl.Normalize and EventTime.
 // The file is the real samples repeated to about 16 MiB uncompressed.
 func BenchmarkBatchRecords(b *testing.B) {
 	data := mimecasttest.ReadFile(b, mimecasttest.V2CG)
@@ -57,7 +57,7 @@ func BenchmarkBatchRecords(b *testing.B) {
 	srcs[0].(*Source).api.client.HTTPClient().CloseIdleConnections()
 }
 
-// BenchmarkGunzipSplit measures gunzip + line splitting + NormalizeEvent +
+// BenchmarkGunzipSplit measures gunzip + line splitting + jsonl.Normalize +
 // EventTime without HTTP.
 func BenchmarkGunzipSplit(b *testing.B) {
 	data := mimecasttest.ReadFile(b, mimecasttest.V2CG)
@@ -74,13 +74,13 @@ func BenchmarkGunzipSplit(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		sc := mimecast.NewLineScanner(zr, 0)
+		sc := jsonl.NewScanner(zr, 0)
 		for sc.Scan() {
-			out, err := mimecast.NormalizeEvent(buf, sc.Bytes())
+			out, err := jsonl.Normalize(buf, sc.Bytes())
 			if err != nil {
 				b.Fatal(err)
 			}
-			mimecast.EventTime(out)
+			jsonl.EventTime(out)
 			buf = out[:0]
 		}
 		if sc.Err() != nil {

@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 )
 
@@ -74,11 +75,11 @@ type Config struct {
 	// collect batch files published late. Default 1h.
 	DayGrace time.Duration
 	// MaxLineBytes is the longest event line accepted (MIMECAST_MAX_LINE_BYTES);
-	// longer ones are skipped (reason too_large). Default mimecast.DefaultMaxLine.
+	// longer ones are skipped (reason too_large). Default jsonl.DefaultMaxLine.
 	MaxLineBytes int
 	// LineBudget is the memory for lines longer than 1 MiB, shared by every
-	// stream of the process (mimecast.NewLineBudget); nil: unlimited.
-	LineBudget *mimecast.LineBudget
+	// stream of the process (jsonl.NewLineBudget); nil: unlimited.
+	LineBudget *jsonl.LineBudget
 	// Client configures the HTTP client of the API calls (token and
 	// listing); put the shared mimecast.Budget in Client.Budget. The batch
 	// file downloads use the same settings without the budget, and follow

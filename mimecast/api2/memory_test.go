@@ -7,9 +7,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
-	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 )
 
 // TestRecordsInvalidUTF8 checks that invalid UTF-8 inside JSON strings
@@ -38,7 +38,7 @@ func TestRecordsInvalidUTF8(t *testing.T) {
 // every record and the budget is free again.
 func TestRecordsShareLineBudget(t *testing.T) {
 	const maxLine = 2 << 20
-	budget := mimecast.NewLineBudget(mimecast.LineClaim(maxLine), nil)
+	budget := jsonl.NewLineBudget(jsonl.LineClaim(maxLine), nil)
 	e := newEnv(t, func(c *Config) { c.MaxLineBytes = maxLine; c.LineBudget = budget })
 	long := func(ts int64) string { return event(ts, strings.Repeat("L", 3<<19)) } // 1.5 MiB
 	content := event(1, "before") + "\n" + long(2) + "\n" + event(3, "after") + "\n"
@@ -69,7 +69,7 @@ func TestRecordsShareLineBudget(t *testing.T) {
 		})
 	})
 	<-holding
-	if budget.InUse() != mimecast.LineClaim(maxLine) {
+	if budget.InUse() != jsonl.LineClaim(maxLine) {
 		t.Fatalf("in use %d while a stream holds a long line", budget.InUse())
 	}
 	var mu sync.Mutex
@@ -109,7 +109,7 @@ func TestRecordsShareLineBudget(t *testing.T) {
 // TestRecordsLineLargerThanBudget: a line the whole budget cannot hold is
 // skipped as too large and counted, as a line over MaxLineBytes is.
 func TestRecordsLineLargerThanBudget(t *testing.T) {
-	budget := mimecast.NewLineBudget(4<<20, nil) // lines up to ~2 MiB
+	budget := jsonl.NewLineBudget(4<<20, nil) // lines up to ~2 MiB
 	e := newEnv(t, func(c *Config) { c.LineBudget = budget })
 	e.api.files["f.gz"] = gz(t, []byte(event(1, strings.Repeat("x", 3<<20))+"\n"+event(2, "after")+"\n"))
 	e.api.setPage(true, "", "f.gz")

@@ -2,7 +2,6 @@ package api2
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -15,6 +14,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
@@ -562,7 +564,7 @@ func (b *Batch) file(ctx context.Context, idx int, rawURL string, rec *source.Re
 		return b.readFailure(where, 0, errors.New("not a gzip file (bad magic bytes)"))
 	}
 
-	sc := mimecast.NewBudgetLineScanner(ctx, r, s.api.cfg.MaxLineBytes, s.api.cfg.LineBudget)
+	sc := jsonl.NewBudgetScanner(ctx, r, s.api.cfg.MaxLineBytes, s.api.cfg.LineBudget)
 	defer sc.Close()
 	for sc.Scan() {
 		line := sc.Bytes()
@@ -574,10 +576,10 @@ func (b *Batch) file(ctx context.Context, idx int, rawURL string, rec *source.Re
 		if isBlank(line) {
 			continue
 		}
-		out, info, err := sc.NormalizeEvent()
+		out, info, err := sc.Normalize()
 		if err != nil {
 			reason := metrics.ReasonInvalidJSON
-			if errors.Is(err, mimecast.ErrTooLarge) {
+			if errors.Is(err, jsonl.ErrTooLarge) {
 				reason = metrics.ReasonTooLarge
 			}
 			s.skips.Record(reason, where, sc.LineNo(), line, err)

@@ -63,6 +63,17 @@ var ErrEmpty = errors.New("empty key_value line")
 // line (ErrEmpty) and a line that does not start with "key=": such a line
 // holds no pair at all. The pairs alias line.
 func Parse(line []byte) ([]Pair, error) {
+	return parse(nil, line)
+}
+
+// AppendParse is Parse appending the pairs to dst[:0], so that a caller
+// parsing line after line reuses one slice instead of allocating one per
+// line.
+func AppendParse(dst []Pair, line []byte) ([]Pair, error) {
+	return parse(dst[:0], line)
+}
+
+func parse(pairs []Pair, line []byte) ([]Pair, error) {
 	if len(line) >= 3 && line[0] == bom[0] && line[1] == bom[1] && line[2] == bom[2] {
 		line = line[3:]
 	}
@@ -72,7 +83,9 @@ func Parse(line []byte) ([]Pair, error) {
 	if keyLen(line, 0) == 0 {
 		return nil, fmt.Errorf("key_value line does not start with key=: starts with %s", preview(line))
 	}
-	pairs := make([]Pair, 0, countSeparators(line)+1)
+	if pairs == nil {
+		pairs = make([]Pair, 0, countSeparators(line)+1)
+	}
 	budget := scanBudget(len(line))
 	i := 0
 	for {

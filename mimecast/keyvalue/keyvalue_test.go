@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -320,5 +321,26 @@ func BenchmarkPathological(b *testing.B) {
 				dst = AppendJSON(dst[:0], ps)
 			}
 		})
+	}
+}
+
+// TestAppendParseReuses: AppendParse gives Parse's pairs and reuses dst.
+func TestAppendParseReuses(t *testing.T) {
+	a := []byte(`datetime=2017-05-26T16:47:41+0100|Subject=\a | b\|Act=Acc`)
+	b := []byte(`k=v|x={"a":"|y="}`)
+	buf := make([]Pair, 0, 8)
+	for _, line := range [][]byte{a, b, a} {
+		want, werr := Parse(line)
+		got, gerr := AppendParse(buf, line)
+		if fmt.Sprint(got) != fmt.Sprint(want) || (gerr == nil) != (werr == nil) {
+			t.Fatalf("%s: AppendParse = %v %v, Parse = %v %v", line, got, gerr, want, werr)
+		}
+		if &got[:1][0] != &buf[:1][0] {
+			t.Errorf("%s: AppendParse did not reuse dst", line)
+		}
+		buf = got
+	}
+	if _, err := AppendParse(buf, nil); !errors.Is(err, ErrEmpty) {
+		t.Errorf("empty line: %v", err)
 	}
 }

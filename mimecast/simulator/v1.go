@@ -469,6 +469,14 @@ func (s *Simulator) V1FileInfo(k int, format string) V1File {
 	return f
 }
 
+// V1Zip returns API 1.0 file k as served in the given format ("json" or
+// "key_value"), faults included: for measurements that need the same
+// bytes outside HTTP (the bench's unzip baseline).
+func (s *Simulator) V1Zip(k int, format string) ([]byte, error) {
+	b, _, err := s.v1Zip(k, format)
+	return b, err
+}
+
 // v1Zip builds file k.
 func (s *Simulator) v1Zip(k int, format string) ([]byte, int, error) {
 	info := s.V1FileInfo(k, format)

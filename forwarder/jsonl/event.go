@@ -1,4 +1,4 @@
-package mimecast
+package jsonl
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
-// NormalizeEvent validates that line is exactly one JSON object and appends
+// Normalize validates that line is exactly one JSON object and appends
 // its compact form (insignificant whitespace removed; every string, number
 // and key byte preserved as is, nothing re-escaped) to dst[:0]. The one
 // change inside strings: every byte that is not part of a valid UTF-8
@@ -23,51 +23,51 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // A leading UTF-8 BOM, surrounding whitespace and a trailing CR are
 // ignored. The error says why the line is not a JSON object; on error the
 // returned slice is dst[:0].
-func NormalizeEvent(dst, line []byte) ([]byte, error) {
+func Normalize(dst, line []byte) ([]byte, error) {
 	return normalize(dst, line, nil)
 }
 
-// NormalizeEventTime is NormalizeEvent followed by EventTime on its
+// NormalizeTime is Normalize followed by EventTime on its
 // result, in one pass over the line: out and err are those of
-// NormalizeEvent, t and ok those of EventTime(out) (zero and false on
+// Normalize, t and ok those of EventTime(out) (zero and false on
 // error).
-func NormalizeEventTime(dst, line []byte) (out []byte, t time.Time, ok bool, err error) {
-	out, info, err := NormalizeEventInfo(dst, line, 0)
+func NormalizeTime(dst, line []byte) (out []byte, t time.Time, ok bool, err error) {
+	out, info, err := NormalizeInfo(dst, line, 0)
 	return out, info.Time, info.TimeOK, err
 }
 
-// EventInfo is what NormalizeEventInfo learnt about an event on the way.
-type EventInfo struct {
+// Info is what NormalizeInfo learnt about an event on the way.
+type Info struct {
 	Time   time.Time // as EventTime
 	TimeOK bool
 	// Replaced counts the bytes of invalid UTF-8 replaced by \ufffd.
 	Replaced int
 }
 
-// ErrTooLarge is wrapped by NormalizeEventInfo when the compact form would
+// ErrTooLarge is wrapped by NormalizeInfo when the compact form would
 // be longer than its limit (only replacing invalid UTF-8 makes it longer
 // than the line).
 var ErrTooLarge = errors.New("event too large")
 
-// NormalizeEventInfo is NormalizeEventTime that also reports how many
+// NormalizeInfo is NormalizeTime that also reports how many
 // invalid UTF-8 bytes were replaced. The compact form is never longer than
 // the line, except by the replacements (one byte becomes six); limit > 0
 // bounds that growth: a string whose replacements would make out longer
 // than limit bytes refuses the event with an error wrapping ErrTooLarge,
 // without growing dst for it. So a dst with a capacity of max(len(line),
 // limit) is never reallocated.
-func NormalizeEventInfo(dst, line []byte, limit int) (out []byte, info EventInfo, err error) {
+func NormalizeInfo(dst, line []byte, limit int) (out []byte, info Info, err error) {
 	sc := scan{time: true, limit: limit}
 	if out, err = normalize(dst, line, &sc); err != nil {
-		return out, EventInfo{}, err
+		return out, Info{}, err
 	}
 	info.Time, info.TimeOK = sc.result()
 	info.Replaced = sc.replaced
 	return out, info, nil
 }
 
-// normalize implements NormalizeEvent and, when sc is not nil, fills sc
-// for NormalizeEventInfo.
+// normalize implements Normalize and, when sc is not nil, fills sc
+// for NormalizeInfo.
 func normalize(dst, line []byte, sc *scan) ([]byte, error) {
 	line = bytes.TrimPrefix(line, utf8BOM)
 	line = bytes.TrimSpace(line) // also drops a trailing CR
@@ -144,7 +144,7 @@ func (s *scan) result() (time.Time, bool) {
 // "-0400", "+01" or none, meaning UTC; optional fraction of seconds). ok is
 // false when neither key holds a usable time.
 //
-// obj must be a JSON object, normally the output of NormalizeEvent. Only
+// obj must be a JSON object, normally the output of Normalize. Only
 // top-level keys are looked at: nested objects and strings mentioning those
 // names are skipped without being decoded, and nothing is allocated.
 func EventTime(obj []byte) (time.Time, bool) {
@@ -167,7 +167,7 @@ func EventTime(obj []byte) (time.Time, bool) {
 		if obj[i] != '"' {
 			break // malformed
 		}
-		kEnd := SkipJSONString(obj, i)
+		kEnd := SkipString(obj, i)
 		if kEnd < 0 {
 			break
 		}
@@ -177,7 +177,7 @@ func EventTime(obj []byte) (time.Time, bool) {
 			break
 		}
 		i = skipWS(obj, i+1)
-		vEnd := SkipJSONValue(obj, i)
+		vEnd := SkipValue(obj, i)
 		if vEnd < 0 {
 			break
 		}
@@ -197,6 +197,34 @@ func EventTime(obj []byte) (time.Time, bool) {
 	return dt, dtOK
 }
 
+// TimeScan finds an event's time by EventTime's rule from top-level
+// members given one at a time, for a source that holds the members without
+// a JSON object (API 1.0 key_value pairs with the raw body). The zero value
+// is ready to use.
+type TimeScan struct{ sc scan }
+
+// String offers one member whose value is the string text (unquoted,
+// unescaped). Offer only the first member of each name: EventTime reads
+// the JSON that renames repeated names.
+func (t *TimeScan) String(key, text []byte) {
+	s := &t.sc
+	if s.tsOK {
+		return
+	}
+	switch string(key) {
+	case "timestamp":
+		s.ts, s.tsOK = parseTimestampText(text)
+	case "datetime":
+		if !s.dtOK {
+			s.dt, s.dtOK = ParseDateTime(text)
+		}
+	}
+}
+
+// Result returns the time found, as EventTime would: ok is false when no
+// member held a usable time.
+func (t *TimeScan) Result() (time.Time, bool) { return t.sc.result() }
+
 func skipWS(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
@@ -204,10 +232,10 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// SkipJSONString returns the index just past the JSON string starting at
+// SkipString returns the index just past the JSON string starting at
 // b[i]=='"', or -1. Escapes are skipped, not checked. The formatter's field
 // scans (forwarder/syslogfmt) use it too.
-func SkipJSONString(b []byte, i int) int {
+func SkipString(b []byte, i int) int {
 	j := i + 1
 	for {
 		for j+8 <= len(b) { // eight bytes at a time while none is '"' or '\\'
@@ -232,22 +260,22 @@ func SkipJSONString(b []byte, i int) int {
 	}
 }
 
-// SkipJSONValue returns the index just past the JSON value starting at
+// SkipValue returns the index just past the JSON value starting at
 // b[i] (strings, objects and arrays skipped whole; scalars up to the next
 // ',', '}', ']' or white space), or -1 when malformed.
-func SkipJSONValue(b []byte, i int) int {
+func SkipValue(b []byte, i int) int {
 	if i >= len(b) {
 		return -1
 	}
 	switch b[i] {
 	case '"':
-		return SkipJSONString(b, i)
+		return SkipString(b, i)
 	case '{', '[':
 		depth := 0
 		for j := i; j < len(b); j++ {
 			switch b[j] {
 			case '"':
-				e := SkipJSONString(b, j)
+				e := SkipString(b, j)
 				if e < 0 {
 					return -1
 				}
@@ -277,14 +305,25 @@ func SkipJSONValue(b []byte, i int) int {
 // parseTimestamp reads epoch milliseconds from a JSON number or string.
 func parseTimestamp(val []byte) (time.Time, bool) {
 	if len(val) >= 2 && val[0] == '"' {
-		val = val[1 : len(val)-1]
-		if len(val) > 0 && (val[0] < '0' || val[0] > '9') && val[0] != '-' {
-			return ParseDateTime(val)
-		}
-		if len(val) >= 10 && val[4] == '-' {
-			return ParseDateTime(val)
-		}
+		return parseTimestampText(val[1 : len(val)-1])
 	}
+	return parseEpochMillis(val)
+}
+
+// parseTimestampText reads the text of a "timestamp" string: epoch
+// milliseconds, or a date-time.
+func parseTimestampText(val []byte) (time.Time, bool) {
+	if len(val) > 0 && (val[0] < '0' || val[0] > '9') && val[0] != '-' {
+		return ParseDateTime(val)
+	}
+	if len(val) >= 10 && val[4] == '-' {
+		return ParseDateTime(val)
+	}
+	return parseEpochMillis(val)
+}
+
+// parseEpochMillis reads epoch milliseconds written as a JSON number.
+func parseEpochMillis(val []byte) (time.Time, bool) {
 	if len(val) == 0 {
 		return time.Time{}, false
 	}
@@ -319,8 +358,9 @@ func parseTimestamp(val []byte) (time.Time, bool) {
 	return time.UnixMilli(ms).UTC(), true
 }
 
-// ParseDateTime parses a Mimecast date-time such as
-// "2017-05-26T16:47:41+0100" and returns it in UTC. Accepted: a 'T' or a
+// ParseDateTime parses an ISO 8601 date-time such as
+// "2017-05-26T16:47:41+0100" (the spelling of Mimecast API 1.0) and
+// returns it in UTC. Accepted: a 'T' or a
 // space between date and time, an optional fraction of seconds, and an
 // offset "Z", "+hh:mm", "+hhmm", "+hh" (or '-'), or none (UTC).
 func ParseDateTime(b []byte) (time.Time, bool) {
@@ -415,7 +455,7 @@ const (
 	space64 = ' ' * lsb64
 )
 
-// appendCompact is the hot path of NormalizeEvent: it validates src as
+// appendCompact is the hot path of Normalize: it validates src as
 // exactly one JSON value surrounded by optional JSON whitespace, with the
 // same verdict as encoding/json's scanner (json.Valid), and appends to dst
 // what json.Compact would: src without its insignificant whitespace, every

@@ -1,4 +1,4 @@
-package mimecast
+package jsonl
 
 import (
 	"bufio"
@@ -9,7 +9,7 @@ import (
 	"io"
 )
 
-// DefaultMaxLine is the longest line, in bytes, that a LineScanner created
+// DefaultMaxLine is the longest line, in bytes, that a Scanner created
 // with maxLine <= 0 returns. Longer lines are reported as too long.
 const DefaultMaxLine = 32 << 20
 
@@ -19,13 +19,13 @@ const DefaultMaxLine = 32 << 20
 // memory reserved from the scanner's LineBudget.
 const lineBufKeep = 1 << 20
 
-// LineScanner splits a stream into lines terminated by LF (a final line
+// Scanner splits a stream into lines terminated by LF (a final line
 // without LF is returned too). Unlike bufio.Scanner it has no 64 KiB limit:
 // lines up to maxLine bytes are returned whole, and a longer line is
 // reported with TooLong and read through without being held, so memory is
 // bounded by maxLine plus a small read buffer whatever the input.
 //
-// Created with NewBudgetLineScanner, a line longer than 1 MiB is held in
+// Created with NewBudgetScanner, a line longer than 1 MiB is held in
 // memory reserved from a LineBudget shared by every stream of the process
 // (LineClaim bytes: the line and its normalised copy), waiting while other
 // streams hold it; the reservation is given back at the next Scan or at
@@ -33,18 +33,18 @@ const lineBufKeep = 1 << 20
 //
 // Usage mirrors bufio.Scanner:
 //
-//	s := mimecast.NewLineScanner(r, 0)
+//	s := jsonl.NewScanner(r, 0)
 //	defer s.Close()
 //	for s.Scan() {
 //		if s.TooLong() { /* count, log s.LineNo(), skip */ continue }
 //		use(s.Bytes())
 //	}
 //	if err := s.Err(); err != nil { ... }
-type LineScanner struct {
+type Scanner struct {
 	r       *bufio.Reader
 	maxLine int // effective limit: the configured one, lowered to what the budget can hold
 	buf     []byte
-	out     []byte // NormalizeEvent's buffer
+	out     []byte // Normalize's buffer
 	line    []byte
 	lineNo  int
 	size    int64
@@ -59,22 +59,22 @@ type LineScanner struct {
 	long   bool  // the current line grew past lineBufKeep
 }
 
-// NewLineScanner returns a scanner reading r. maxLine <= 0 means
+// NewScanner returns a scanner reading r. maxLine <= 0 means
 // DefaultMaxLine. Its long lines are not limited by a budget.
-func NewLineScanner(r io.Reader, maxLine int) *LineScanner {
+func NewScanner(r io.Reader, maxLine int) *Scanner {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLine
 	}
-	return &LineScanner{r: bufio.NewReaderSize(r, 64<<10), maxLine: maxLine, ctx: context.Background()}
+	return &Scanner{r: bufio.NewReaderSize(r, 64<<10), maxLine: maxLine, ctx: context.Background()}
 }
 
-// NewBudgetLineScanner is NewLineScanner whose lines longer than 1 MiB are
+// NewBudgetScanner is NewScanner whose lines longer than 1 MiB are
 // held in memory reserved from budget (nil: unlimited). When budget is
 // smaller than LineClaim(maxLine), the longest line accepted is lowered to
 // what it can hold. Waiting for the budget ends with ctx: Scan then returns
 // false and Err ctx's error. Call Close when done.
-func NewBudgetLineScanner(ctx context.Context, r io.Reader, maxLine int, budget *LineBudget) *LineScanner {
-	s := NewLineScanner(r, maxLine)
+func NewBudgetScanner(ctx context.Context, r io.Reader, maxLine int, budget *LineBudget) *Scanner {
+	s := NewScanner(r, maxLine)
 	s.ctx = ctx
 	s.budget = budget
 	if budget != nil {
@@ -89,18 +89,18 @@ func NewBudgetLineScanner(ctx context.Context, r io.Reader, maxLine int, budget 
 
 // MaxLine returns the longest line accepted, in bytes: maxLine, or less
 // when the budget cannot hold a line of that size.
-func (s *LineScanner) MaxLine() int { return s.maxLine }
+func (s *Scanner) MaxLine() int { return s.maxLine }
 
 // Close gives back the budget held for the current line and drops the
 // long-line buffers. The scanner must not be used afterwards. It is safe
 // to call more than once.
-func (s *LineScanner) Close() {
+func (s *Scanner) Close() {
 	s.release()
 	s.done = true
 }
 
 // release ends the current line's hold on memory.
-func (s *LineScanner) release() {
+func (s *Scanner) release() {
 	if cap(s.buf) > lineBufKeep {
 		s.buf = nil
 	}
@@ -119,7 +119,7 @@ func (s *LineScanner) release() {
 // returns false at the end of the input, on a read error or when waiting
 // for the budget was cancelled (see Err). Empty lines are returned too (as
 // empty slices); callers usually skip them.
-func (s *LineScanner) Scan() bool {
+func (s *Scanner) Scan() bool {
 	s.release()
 	if s.done {
 		return false
@@ -192,7 +192,7 @@ func (s *LineScanner) Scan() bool {
 // append adds chunk to the line being read. Past lineBufKeep the line is
 // long: the budget is reserved first (waiting if need be) and the buffer
 // grows by doubling up to maxLine+2 bytes, within the reservation.
-func (s *LineScanner) append(chunk []byte) error {
+func (s *Scanner) append(chunk []byte) error {
 	need := len(s.buf) + len(chunk)
 	if need <= cap(s.buf) {
 		s.buf = append(s.buf, chunk...)
@@ -221,7 +221,7 @@ func (s *LineScanner) append(chunk []byte) error {
 // keepPrefix keeps, of a line found too long, its first 200 bytes (of
 // s.buf, then of more) for logging, and gives back the memory held for it:
 // the rest of the line is read through without being kept.
-func (s *LineScanner) keepPrefix(more []byte) {
+func (s *Scanner) keepPrefix(more []byte) {
 	var p [200]byte
 	n := copy(p[:], s.buf)
 	n += copy(p[n:], more)
@@ -235,13 +235,13 @@ func (s *LineScanner) keepPrefix(more []byte) {
 	}
 }
 
-// NormalizeEvent is NormalizeEventInfo of the current line, into a buffer
+// Normalize is NormalizeInfo of the current line, into a buffer
 // of the scanner valid until the next Scan. The normalised copy of a long
 // line is held in the line's reservation: an event that replacing invalid
 // UTF-8 would make larger than that is refused (ErrTooLarge), as is one of
 // a line up to 1 MiB that would grow past 2 MiB when the scanner has a
 // budget.
-func (s *LineScanner) NormalizeEvent() ([]byte, EventInfo, error) {
+func (s *Scanner) Normalize() ([]byte, Info, error) {
 	line := s.line
 	var dst []byte
 	limit := 0
@@ -255,7 +255,7 @@ func (s *LineScanner) NormalizeEvent() ([]byte, EventInfo, error) {
 	default:
 		dst = s.out[:0]
 	}
-	out, info, err := NormalizeEventInfo(dst, line, limit)
+	out, info, err := NormalizeInfo(dst, line, limit)
 	s.out = out[:0]
 	return out, info, err
 }
@@ -263,30 +263,30 @@ func (s *LineScanner) NormalizeEvent() ([]byte, EventInfo, error) {
 // Bytes returns the current line without its LF (and CR). It is only valid
 // until the next call to Scan. For a line that is TooLong it holds at most
 // the line's first 200 bytes, for logging.
-func (s *LineScanner) Bytes() []byte { return s.line }
+func (s *Scanner) Bytes() []byte { return s.line }
 
 // LineNo returns the 1-based number of the current line.
-func (s *LineScanner) LineNo() int { return s.lineNo }
+func (s *Scanner) LineNo() int { return s.lineNo }
 
 // TooLong reports whether the current line was longer than maxLine; its
 // content was discarded.
-func (s *LineScanner) TooLong() bool { return s.tooLong }
+func (s *Scanner) TooLong() bool { return s.tooLong }
 
 // Size returns the length of the current line in bytes as read, terminator
 // included (useful to log the size of a TooLong line).
-func (s *LineScanner) Size() int64 { return s.size }
+func (s *Scanner) Size() int64 { return s.size }
 
 // Err returns the first read error met, or nil at a clean end of input.
-func (s *LineScanner) Err() error { return s.err }
+func (s *Scanner) Err() error { return s.err }
 
-// ScanLines reads r line by line with a LineScanner and calls fn for every
+// ScanLines reads r line by line with a Scanner and calls fn for every
 // line that is not blank (only spaces, tabs or CR), with its 1-based number
 // and without its LF/CR. A line longer than maxLine (<= 0 means
 // DefaultMaxLine) is not passed to fn: tooLong, if not nil, gets its
 // number, size in bytes and first 200 bytes. ScanLines returns the first
 // error of fn unchanged, else the read error, else nil.
 func ScanLines(r io.Reader, maxLine int, fn func(line []byte, lineNo int) error, tooLong func(lineNo int, size int64, prefix []byte)) error {
-	s := NewLineScanner(r, maxLine)
+	s := NewScanner(r, maxLine)
 	for s.Scan() {
 		if s.TooLong() {
 			if tooLong != nil {

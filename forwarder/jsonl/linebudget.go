@@ -1,4 +1,4 @@
-package mimecast
+package jsonl
 
 import (
 	"context"
@@ -16,7 +16,7 @@ const DefaultLineBudget = 2 * (2*DefaultMaxLine + lineClaimSlack)
 // rounding of buffer sizes.
 const lineClaimSlack = 64 << 10
 
-// LineClaim returns the bytes a LineScanner reserves from its LineBudget
+// LineClaim returns the bytes a Scanner reserves from its LineBudget
 // for one line longer than the small-line allowance (1 MiB) when its
 // maximum line size is maxLine (<= 0: DefaultMaxLine): room for the line
 // itself and for one derived copy of the same size (its normalised JSON).
@@ -29,7 +29,7 @@ func LineClaim(maxLine int) int64 {
 
 // LineBudget bounds the memory that all the streams of a process hold at
 // once for long lines. Lines up to 1 MiB are read in each stream's own
-// small buffers; a LineScanner whose line grows past that first reserves
+// small buffers; a Scanner whose line grows past that first reserves
 // LineClaim bytes of the budget, waiting (first come, first served) while
 // other streams hold it, and gives them back when it moves to the next
 // line. So ten streams meeting a 30 MB line at the same moment hold at

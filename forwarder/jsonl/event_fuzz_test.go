@@ -1,4 +1,4 @@
-package mimecast
+package jsonl
 
 import (
 	"bytes"
@@ -14,10 +14,10 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
-// normalizeEventRef is NormalizeEvent as first written, on encoding/json
+// normalizeRef is Normalize as first written, on encoding/json
 // alone, plus the replacement of invalid UTF-8 (fixUTF8): the reference
 // the hand-written compactor must match.
-func normalizeEventRef(dst, line []byte) ([]byte, error) {
+func normalizeRef(dst, line []byte) ([]byte, error) {
 	line = bytes.TrimPrefix(line, utf8BOM)
 	line = bytes.TrimSpace(line)
 	if len(line) == 0 {
@@ -53,7 +53,7 @@ func fixUTF8(b []byte) (out []byte, n int) {
 	return out, n
 }
 
-// checkAgainstEncodingJSON fails t when appendCompact or NormalizeEvent
+// checkAgainstEncodingJSON fails t when appendCompact or Normalize
 // disagree with encoding/json on in.
 func checkAgainstEncodingJSON(t *testing.T, in []byte) {
 	t.Helper()
@@ -94,39 +94,39 @@ func checkAgainstEncodingJSON(t *testing.T, in []byte) {
 		t.Fatalf("appendCompact(%q) invalid but appended %q", in, got[len(prefix):])
 	}
 
-	// NormalizeEvent: same bytes and the same error text as the reference.
+	// Normalize: same bytes and the same error text as the reference.
 	dst := make([]byte, 3, 16)
-	gotN, gerr := NormalizeEvent(dst, in)
-	wantN, rerr := normalizeEventRef(nil, in)
+	gotN, gerr := Normalize(dst, in)
+	wantN, rerr := normalizeRef(nil, in)
 	if (gerr == nil) != (rerr == nil) || gerr != nil && gerr.Error() != rerr.Error() {
-		t.Fatalf("NormalizeEvent(%q) error = %v, reference %v", in, gerr, rerr)
+		t.Fatalf("Normalize(%q) error = %v, reference %v", in, gerr, rerr)
 	}
 	if !bytes.Equal(gotN, wantN) {
-		t.Fatalf("NormalizeEvent(%q) = %q, reference %q", in, gotN, wantN)
+		t.Fatalf("Normalize(%q) = %q, reference %q", in, gotN, wantN)
 	}
 	if gerr != nil && len(gotN) != 0 {
-		t.Fatalf("NormalizeEvent(%q) returned %q with an error", in, gotN)
+		t.Fatalf("Normalize(%q) returned %q with an error", in, gotN)
 	}
 
-	// NormalizeEventTime: NormalizeEvent's result and EventTime's time.
-	gotT, tm, tok, terr := NormalizeEventTime(make([]byte, 0, 8), in)
+	// NormalizeTime: Normalize's result and EventTime's time.
+	gotT, tm, tok, terr := NormalizeTime(make([]byte, 0, 8), in)
 	if (terr == nil) != (gerr == nil) || terr != nil && terr.Error() != gerr.Error() || !bytes.Equal(gotT, gotN) {
-		t.Fatalf("NormalizeEventTime(%q) = %q, %v; NormalizeEvent = %q, %v", in, gotT, terr, gotN, gerr)
+		t.Fatalf("NormalizeTime(%q) = %q, %v; Normalize = %q, %v", in, gotT, terr, gotN, gerr)
 	}
 	wantT, wantOK := time.Time{}, false
 	if gerr == nil {
 		wantT, wantOK = EventTime(gotN)
 	}
 	if tok != wantOK || !tm.Equal(wantT) || tm.Location() != wantT.Location() {
-		t.Fatalf("NormalizeEventTime(%q) time = %v, %v; EventTime = %v, %v", in, tm, tok, wantT, wantOK)
+		t.Fatalf("NormalizeTime(%q) time = %v, %v; EventTime = %v, %v", in, tm, tok, wantT, wantOK)
 	}
 }
 
-// FuzzNormalizeEvent proves the hand-written validating compactor equal to
+// FuzzNormalize proves the hand-written validating compactor equal to
 // encoding/json: the same validity verdict as json.Valid, the same bytes as
-// json.Compact when valid, and NormalizeEvent's result and error unchanged.
+// json.Compact when valid, and Normalize's result and error unchanged.
 // Seeds: the real samples, the cases below and testdata/fuzz.
-func FuzzNormalizeEvent(f *testing.F) {
+func FuzzNormalize(f *testing.F) {
 	for _, l := range mimecasttest.V2CGLines(f) {
 		f.Add(l)
 	}
@@ -168,9 +168,9 @@ var compactCases = []string{
 	`{"times\u0074amp":5}`, `{"timestamp":99999999999999999999}`, `{"timestamp":"-1"}`, `[{"timestamp":1}]`,
 }
 
-// TestNormalizeEventMatchesEncodingJSON runs the fuzz seeds in every
+// TestNormalizeMatchesEncodingJSON runs the fuzz seeds in every
 // test run, plus nesting at encoding/json's depth limit and past it.
-func TestNormalizeEventMatchesEncodingJSON(t *testing.T) {
+func TestNormalizeMatchesEncodingJSON(t *testing.T) {
 	for _, s := range compactCases {
 		checkAgainstEncodingJSON(t, []byte(s))
 	}
@@ -215,16 +215,16 @@ func nested(depth int, objectFirst bool) []byte {
 	return []byte(open.String() + "1" + tail.String())
 }
 
-func TestNormalizeEventAllocs(t *testing.T) {
+func TestNormalizeAllocs(t *testing.T) {
 	line := []byte(`{"accountId":"A", "nested":{"x":[1,2,"s"]},"timestamp":1731499059314,"other":"v"}`)
 	buf := make([]byte, 0, 256)
 	if n := testing.AllocsPerRun(100, func() {
-		out, err := NormalizeEvent(buf, line)
+		out, err := Normalize(buf, line)
 		if err != nil {
 			t.Fatal(err)
 		}
 		buf = out[:0]
 	}); n != 0 {
-		t.Errorf("NormalizeEvent allocates %v times per call", n)
+		t.Errorf("Normalize allocates %v times per call", n)
 	}
 }

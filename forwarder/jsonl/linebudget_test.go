@@ -1,4 +1,4 @@
-package mimecast
+package jsonl
 
 import (
 	"bytes"
@@ -100,20 +100,20 @@ func TestBudgetLineScannerShares(t *testing.T) {
 	const maxLine = 4 << 20
 	b := NewLineBudget(LineClaim(maxLine), nil)
 	ctx := t.Context()
-	s1 := NewBudgetLineScanner(ctx, strings.NewReader(longInput(3<<20)), maxLine, b)
+	s1 := NewBudgetScanner(ctx, strings.NewReader(longInput(3<<20)), maxLine, b)
 	defer s1.Close()
 	if !s1.Scan() || len(s1.Bytes()) != 3<<20 || s1.TooLong() {
 		t.Fatalf("first stream: %d bytes, too long %v, err %v", len(s1.Bytes()), s1.TooLong(), s1.Err())
 	}
-	out, _, err := s1.NormalizeEvent()
+	out, _, err := s1.Normalize()
 	if err != nil || !bytes.Equal(out, s1.Bytes()) {
-		t.Fatalf("NormalizeEvent of the long line: %d bytes, %v", len(out), err)
+		t.Fatalf("Normalize of the long line: %d bytes, %v", len(out), err)
 	}
 	if b.InUse() != LineClaim(maxLine) {
 		t.Fatalf("in use %d while holding a long line, want %d", b.InUse(), LineClaim(maxLine))
 	}
 
-	s2 := NewBudgetLineScanner(ctx, strings.NewReader(longInput(2<<20)), maxLine, b)
+	s2 := NewBudgetScanner(ctx, strings.NewReader(longInput(2<<20)), maxLine, b)
 	defer s2.Close()
 	done := make(chan int)
 	go func() {
@@ -144,7 +144,7 @@ func TestBudgetLineScannerShares(t *testing.T) {
 // lines never touch the budget; cancelling the wait ends the scan.
 func TestBudgetLineScannerLimits(t *testing.T) {
 	b := NewLineBudget(6<<20+lineClaimSlack, nil) // room for 3 MiB lines
-	s := NewBudgetLineScanner(t.Context(), strings.NewReader("short\n"+longInput(4<<20)+longInput(2<<20)), 32<<20, b)
+	s := NewBudgetScanner(t.Context(), strings.NewReader("short\n"+longInput(4<<20)+longInput(2<<20)), 32<<20, b)
 	defer s.Close()
 	if s.MaxLine() != 3<<20 {
 		t.Fatalf("MaxLine = %d, want 3 MiB", s.MaxLine())
@@ -170,7 +170,7 @@ func TestBudgetLineScannerLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	s2 := NewBudgetLineScanner(ctx, strings.NewReader(longInput(2<<20)), 32<<20, b)
+	s2 := NewBudgetScanner(ctx, strings.NewReader(longInput(2<<20)), 32<<20, b)
 	defer s2.Close()
 	res := make(chan bool)
 	go func() { res <- s2.Scan() }()
@@ -192,18 +192,18 @@ func TestBudgetLineScannerUTF8Limit(t *testing.T) {
 	const maxLine = 2 << 20
 	b := NewLineBudget(LineClaim(maxLine), nil)
 	line := `{"a":"` + strings.Repeat("\xff", maxLine-8) + "\"}\n"
-	s := NewBudgetLineScanner(t.Context(), strings.NewReader(line+line[:1<<10-3]+"\"}\n"), maxLine, b)
+	s := NewBudgetScanner(t.Context(), strings.NewReader(line+line[:1<<10-3]+"\"}\n"), maxLine, b)
 	defer s.Close()
 	if !s.Scan() {
 		t.Fatal(s.Err())
 	}
-	if _, _, err := s.NormalizeEvent(); !errors.Is(err, ErrTooLarge) {
+	if _, _, err := s.Normalize(); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("2 MiB of invalid UTF-8: err = %v, want ErrTooLarge", err)
 	}
 	if !s.Scan() {
 		t.Fatal(s.Err())
 	}
-	out, info, err := s.NormalizeEvent()
+	out, info, err := s.Normalize()
 	if err != nil || info.Replaced != 1<<10-9 || len(out) != 1<<10-1+5*info.Replaced {
 		t.Errorf("short line: %d bytes, %+v, %v", len(out), info, err)
 	}

@@ -1,4 +1,4 @@
-package mimecast
+package jsonl
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
-func TestNormalizeEvent(t *testing.T) {
+func TestNormalize(t *testing.T) {
 	for _, tc := range []struct{ in, want, err string }{
 		{in: `{"a": 1, "b" : [1, 2], "c": {"d": "x y"}}`, want: `{"a":1,"b":[1,2],"c":{"d":"x y"}}`},
 		{in: "\xEF\xBB\xBF{\"a\":\"\\u00e9<>&\\n\u00e9\"}\r", want: `{"a":"\u00e9<>&\n` + "\u00e9" + `"}`},
@@ -24,7 +24,7 @@ func TestNormalizeEvent(t *testing.T) {
 		{in: `{"a":1} x`, err: "invalid JSON"},
 		{in: "{\"a\":\"tab\tinside\"}", err: "invalid JSON"},
 	} {
-		got, err := NormalizeEvent(make([]byte, 0, 4), []byte(tc.in))
+		got, err := Normalize(make([]byte, 0, 4), []byte(tc.in))
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%q: err = %v, want %q", tc.in, err, tc.err)
@@ -40,15 +40,15 @@ func TestNormalizeEvent(t *testing.T) {
 	}
 }
 
-// TestNormalizeEventInvalidUTF8 checks the issue's cases: invalid bytes
+// TestNormalizeInvalidUTF8 checks the issue's cases: invalid bytes
 // (\xff\xfe), an overlong encoding (\xc0\xaf) and an encoded surrogate
 // become \ufffd each, in values and keys, are counted, and the result is
 // valid UTF-8; the limit refuses an event that the replacements would make
 // too long.
-func TestNormalizeEventInvalidUTF8(t *testing.T) {
+func TestNormalizeInvalidUTF8(t *testing.T) {
 	in := "{\"a\": \"x\xff\xfey\", \"k\xc0\xaf\":\"\xed\xa0\x80\u00e9\", \"ok\":\"\u00e9\xc3\xa9\", \"timestamp\":1731499059314}"
 	want := `{"a":"x\ufffd\ufffdy","k\ufffd\ufffd":"\ufffd\ufffd\ufffd` + "\u00e9" + `","ok":"` + "\u00e9\u00e9" + `","timestamp":1731499059314}`
-	out, info, err := NormalizeEventInfo(nil, []byte(in), 0)
+	out, info, err := NormalizeInfo(nil, []byte(in), 0)
 	if err != nil || string(out) != want {
 		t.Fatalf("got %q, %v; want %q", out, err, want)
 	}
@@ -58,22 +58,22 @@ func TestNormalizeEventInvalidUTF8(t *testing.T) {
 	if info.Replaced != 7 || !info.TimeOK || info.Time.UnixMilli() != 1731499059314 {
 		t.Errorf("info = %+v, want 7 replaced and the timestamp", info)
 	}
-	if out, err := NormalizeEvent(nil, []byte(in)); err != nil || string(out) != want {
-		t.Errorf("NormalizeEvent: %q, %v", out, err)
+	if out, err := Normalize(nil, []byte(in)); err != nil || string(out) != want {
+		t.Errorf("Normalize: %q, %v", out, err)
 	}
 
 	// Valid input is untouched and counts nothing.
-	if _, info, err := NormalizeEventInfo(nil, []byte(`{"a":"\u00e9 `+"\u00e9\U0001F600"+`"}`), 0); err != nil || info.Replaced != 0 {
+	if _, info, err := NormalizeInfo(nil, []byte(`{"a":"\u00e9 `+"\u00e9\U0001F600"+`"}`), 0); err != nil || info.Replaced != 0 {
 		t.Errorf("valid UTF-8: %+v, %v", info, err)
 	}
 
 	// limit: 10 bad bytes grow the line by 50 bytes.
 	line := []byte(`{"a":"` + strings.Repeat("\xff", 10) + `"}`)
-	if out, _, err := NormalizeEventInfo(nil, line, len(line)+50); err != nil || len(out) != len(line)+50 {
+	if out, _, err := NormalizeInfo(nil, line, len(line)+50); err != nil || len(out) != len(line)+50 {
 		t.Errorf("limit just large enough: %q, %v", out, err)
 	}
 	dst := make([]byte, 0, len(line))
-	out, _, err = NormalizeEventInfo(dst, line, len(line)+49)
+	out, _, err = NormalizeInfo(dst, line, len(line)+49)
 	if !errors.Is(err, ErrTooLarge) || len(out) != 0 {
 		t.Errorf("limit one byte short: %q, %v; want ErrTooLarge", out, err)
 	}
@@ -112,7 +112,7 @@ func TestEventTime(t *testing.T) {
 		{`{}`, time.Time{}, false},
 		{`{"a":`, time.Time{}, false},
 	} {
-		checkAgainstEncodingJSON(t, []byte(tc.in)) // NormalizeEventTime agrees
+		checkAgainstEncodingJSON(t, []byte(tc.in)) // NormalizeTime agrees
 		got, ok := EventTime([]byte(tc.in))
 		if ok != tc.ok || !got.Equal(tc.want) || (ok && got.Location() != time.UTC) {
 			t.Errorf("EventTime(%s) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
@@ -127,9 +127,9 @@ func TestEventTimeAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkNormalizeEventTimeOnePass is BenchmarkNormalizeEventTime with
-// the one-pass NormalizeEventTime the API 2.0 source uses.
-func BenchmarkNormalizeEventTimeOnePass(b *testing.B) {
+// BenchmarkNormalizeTimeOnePass is BenchmarkNormalizeTime with
+// the one-pass NormalizeTime the API 2.0 source uses.
+func BenchmarkNormalizeTimeOnePass(b *testing.B) {
 	lines := mimecasttest.V2CGLines(b)
 	var total int
 	for _, l := range lines {
@@ -140,7 +140,7 @@ func BenchmarkNormalizeEventTimeOnePass(b *testing.B) {
 	b.SetBytes(int64(total / len(lines)))
 	i := 0
 	for b.Loop() {
-		out, _, ok, err := NormalizeEventTime(buf, lines[i%len(lines)])
+		out, _, ok, err := NormalizeTime(buf, lines[i%len(lines)])
 		if err != nil || !ok {
 			b.Fatal(err, ok)
 		}
@@ -148,4 +148,41 @@ func BenchmarkNormalizeEventTimeOnePass(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "records/s")
+}
+
+// TestTimeScanMatchesEventTime: the members of an object offered one by one
+// as strings give the time EventTime reads from the object.
+func TestTimeScanMatchesEventTime(t *testing.T) {
+	for _, members := range [][][2]string{
+		{{"datetime", "2017-05-26T16:47:41+0100"}, {"acc", "C0A0"}},
+		{{"acc", "x"}, {"timestamp", "1715767102752"}, {"datetime", "2017-05-26T16:47:41+0100"}},
+		{{"datetime", "not a time"}, {"timestamp", "2024-05-15T10:00:00Z"}},
+		{{"timestamp", "junk"}, {"datetime", "2020-07-27 00:39:59"}},
+		{{"timestamp", "-1000"}},
+		{{"timestamp", "1.5e3"}},
+		{{"datetime", "bad"}},
+		{{"other", "2017-05-26T16:47:41+0100"}},
+		{},
+	} {
+		obj := []byte{'{'}
+		var ts TimeScan
+		for i, m := range members {
+			if i > 0 {
+				obj = append(obj, ',')
+			}
+			obj = append(obj, `"`+m[0]+`":"`+m[1]+`"`...)
+			ts.String([]byte(m[0]), []byte(m[1]))
+		}
+		obj = append(obj, '}')
+		wantT, wantOK := EventTime(obj)
+		gotT, gotOK := ts.Result()
+		if gotOK != wantOK || !gotT.Equal(wantT) {
+			t.Errorf("%s: TimeScan = %v %v, EventTime = %v %v", obj, gotT, gotOK, wantT, wantOK)
+		}
+	}
+	var ts TimeScan
+	ts.String([]byte("datetime"), []byte("2017-05-26T16:47:41+0100"))
+	if got, ok := ts.Result(); !ok || !got.Equal(time.Date(2017, 5, 26, 15, 47, 41, 0, time.UTC)) {
+		t.Errorf("datetime: %v %v", got, ok)
+	}
 }

@@ -1,4 +1,4 @@
-package mimecast
+package jsonl
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ type scanned struct {
 
 func scanAll(t *testing.T, r io.Reader, maxLine int) ([]scanned, error) {
 	t.Helper()
-	s := NewLineScanner(r, maxLine)
+	s := NewScanner(r, maxLine)
 	var out []scanned
 	for s.Scan() {
 		out = append(out, scanned{string(s.Bytes()), s.LineNo(), s.TooLong()})
@@ -53,7 +53,7 @@ func TestLineScannerLongLines(t *testing.T) {
 	in.WriteString("\n")
 	in.Write(tooBig)
 	in.WriteString("\r\nafter\n")
-	s := NewLineScanner(&in, 9<<20)
+	s := NewScanner(&in, 9<<20)
 	var lines []scanned
 	for s.Scan() {
 		l := s.Bytes()

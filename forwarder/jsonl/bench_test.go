@@ -1,0 +1,63 @@
+package jsonl
+
+import (
+	"testing"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
+)
+
+func TestSamplesNormalizeAndTime(t *testing.T) {
+	lines := mimecasttest.V2CGLines(t)
+	for i, l := range lines {
+		out, err := Normalize(nil, l)
+		if err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		if _, ok := EventTime(out); !ok {
+			t.Errorf("line %d: no time", i+1)
+		}
+	}
+}
+
+// BenchmarkNormalizeTime measures the per-record work of both APIs:
+// validate + compact one real event, then read its time.
+func BenchmarkNormalizeTime(b *testing.B) {
+	lines := mimecasttest.V2CGLines(b)
+	var total int
+	for _, l := range lines {
+		total += len(l)
+	}
+	buf := make([]byte, 0, 8192)
+	b.ReportAllocs()
+	b.SetBytes(int64(total / len(lines)))
+	i := 0
+	for b.Loop() {
+		out, err := Normalize(buf, lines[i%len(lines)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, ok := EventTime(out); !ok {
+			b.Fatal("no time")
+		}
+		buf = out[:0]
+		i++
+	}
+	b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkEventTime measures EventTime alone on a compact event.
+func BenchmarkEventTime(b *testing.B) {
+	lines := mimecasttest.V2CGLines(b)
+	objs := make([][]byte, len(lines))
+	for i, l := range lines {
+		objs[i], _ = Normalize(nil, l)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, ok := EventTime(objs[i%len(objs)]); !ok {
+			b.Fatal("no time")
+		}
+		i++
+	}
+}
