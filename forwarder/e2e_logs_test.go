@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
@@ -292,7 +293,7 @@ func TestLogsSamplesFormat(t *testing.T) {
 	total := 0
 	for stream, file := range files {
 		for _, line := range mimecasttest.Lines(t, "endpoints/"+file+".ndjson") {
-			js, err := mimecast.NormalizeEvent(nil, line)
+			js, err := jsonl.Normalize(nil, line)
 			if err != nil {
 				t.Fatalf("%s: %v", file, err)
 			}

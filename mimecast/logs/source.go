@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
@@ -320,7 +321,7 @@ func (s *Source) batch(cur Cursor, from, to time.Time, recs []json.RawMessage, n
 	outside := 0
 	where := fmt.Sprintf("window %s..%s page %d", cur.From, cur.To, cur.Page+1)
 	for i, r := range recs {
-		js, err := mimecast.NormalizeEvent(nil, r)
+		js, err := jsonl.Normalize(nil, r)
 		if err != nil {
 			s.skips.Record(metrics.ReasonInvalidJSON, where, i+1, r, err)
 			continue
