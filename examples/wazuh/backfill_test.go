@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,7 +67,7 @@ func TestBackfill(t *testing.T) {
 	}
 	modes := []mode{
 		{name: "default"},
-		{name: "adaptive", vars: map[string]string{"WAZUH_ANALYSISD_STATE": analysisdStatePath()}},
+		{name: "adaptive", vars: map[string]string{"WAZUH_ANALYSISD_STATE": analysisdStatePath(), "LOG_LEVEL": "debug"}},
 	}
 	if eps := os.Getenv("WAZUH_BACKFILL_EPS"); eps != "" {
 		modes = append(modes, mode{name: "fixed", vars: map[string]string{"SYSLOG_MAX_EPS": eps}, measure: true})
@@ -106,6 +107,11 @@ func TestBackfill(t *testing.T) {
 			t.Logf("%s: %d events in %.1f s = %.0f events/s sent; %d archived (%.2f %%); events_dropped %d → %d",
 				m.name, want, elapsed.Seconds(), float64(want)/elapsed.Seconds(), len(got),
 				100*float64(len(got))/float64(want), before.EventsDropped, after.EventsDropped)
+			for _, l := range strings.Split(stderr, "\n") {
+				if strings.Contains(l, "rate_before=") { // the adaptive rate's decisions
+					t.Log(l)
+				}
+			}
 			if m.measure {
 				return
 			}

@@ -79,7 +79,8 @@ func (c *Controller) Poll(now time.Time) {
 	d := c.pol.Decide(c.prev, st, sent, now.Sub(c.prevAt), rate, c.threshold)
 	c.threshold = d.Threshold
 	attrs := []any{"reason", string(d.Reason), "rate_before", math.Round(rate), "rate", math.Round(d.Rate),
-		"event_queue_usage", st.EventQueueUsage, "events_dropped", st.EventsDropped, "sent", sent}
+		"event_queue_usage", st.EventQueueUsage, "rule_matching_queue_usage", st.RuleMatchingQueueUsage,
+		"events_dropped", st.EventsDropped, "sent", sent}
 	switch {
 	case d.Dropped > 0 && sent > 0:
 		c.log.Warn("Wazuh analysisd dropped events while we were sending: lowering the rate",

@@ -115,7 +115,7 @@ func TestControllerAdapts(t *testing.T) {
 	ct.wantSeen("drops", 40, 0.3)
 	logs := ct.logs.String()
 	if !strings.Contains(logs, "level=WARN msg=\"Wazuh analysisd dropped events while we were sending: lowering the rate\" dropped=40") ||
-		!strings.Contains(logs, "rate_before=1500 rate=750 event_queue_usage=0.3 events_dropped=40 sent=7500") {
+		!strings.Contains(logs, "rate_before=1500 rate=750 event_queue_usage=0.3 rule_matching_queue_usage=0 events_dropped=40 sent=7500") {
 		t.Errorf("no warning with the numbers:\n%s", logs)
 	}
 

@@ -49,11 +49,13 @@
 //   - events_dropped grew: cut to CutFactor × the rate actually sent, and log
 //     a warning when we sent anything since the previous snapshot;
 //   - usage ≥ HighUsage: cut likewise;
-//   - LowUsage ≤ usage < HighUsage: if the usage rose, DecreaseFactor × the
-//     rate actually sent; else hold (the queue is draining). Every decrease
-//     goes at least down to CapacityShare of what analysisd processed per
-//     second between the two snapshots (busy, it works flat out, so that is
-//     its speed), scaled to our share of the events it received. Every decrease
+//   - RisingUsage ≤ usage < HighUsage and the usage rose: DecreaseFactor ×
+//     the rate actually sent; LowUsage ≤ usage < HighUsage otherwise: hold
+//     (small flickers and a draining queue change nothing). When the usage
+//     is at least BusyUsage, or events were dropped, every decrease goes at
+//     least down to CapacityShare of what analysisd processed per second
+//     between the two snapshots (busy, it works flat out, so that is its
+//     speed), scaled to our share of the events it received. Every decrease
 //     sets the threshold to DecreaseFactor × the rate actually sent (unless
 //     that was below Floor: then the queue was filled by others);
 //   - usage < LowUsage and nothing dropped: below the threshold
@@ -138,7 +140,17 @@ const (
 	CutFactor = 0.5
 	// LowUsage: below this queue usage the rate may increase. Wazuh
 	// prints the usage with two decimals (0.01 = 164 of 16384 events).
-	LowUsage = 0.02
+	// A busy manager's queues flicker by a few per cent between
+	// snapshots (measured on 4.7.4 under load): not a reason to slow down.
+	LowUsage = 0.05
+	// RisingUsage: from this queue usage, a usage that rose since the
+	// previous snapshot lowers the rate (DecreaseFactor); between LowUsage
+	// and here the rate holds.
+	RisingUsage = 0.10
+	// BusyUsage: from this queue usage (or when events were dropped)
+	// analysisd counts as busy for the whole interval, so that what it
+	// processed measures its speed (CapacityShare).
+	BusyUsage = 0.25
 	// HighUsage: at or above this queue usage the rate is cut.
 	HighUsage = 0.5
 	// MinUtilization is the share of the allowed tokens that must have

@@ -16,8 +16,10 @@ type Policy struct {
 	StepQueueShare float64 // share of the queue one increase may fill before it shows
 	DecreaseFactor float64
 	CutFactor      float64
-	LowUsage       float64 // event_queue_usage below which the rate may rise
-	HighUsage      float64 // event_queue_usage at which the rate is cut
+	LowUsage       float64 // queue usage below which the rate may rise
+	RisingUsage    float64 // queue usage from which a rising queue lowers the rate
+	BusyUsage      float64 // queue usage from which analysisd counts as busy (its speed is measured)
+	HighUsage      float64 // queue usage at which the rate is cut
 	MinUtilization float64 // share of the allowed tokens used, to rise
 	CapacityShare  float64 // share of analysisd's measured speed a decrease may keep
 	PollInterval   time.Duration
@@ -36,6 +38,8 @@ func DefaultPolicy() Policy {
 		DecreaseFactor: DecreaseFactor,
 		CutFactor:      CutFactor,
 		LowUsage:       LowUsage,
+		RisingUsage:    RisingUsage,
+		BusyUsage:      BusyUsage,
 		HighUsage:      HighUsage,
 		MinUtilization: MinUtilization,
 		CapacityShare:  CapacityShare,
@@ -54,7 +58,7 @@ const (
 	ReasonUnderused Reason = "queue low, rate not used: hold"
 	ReasonAtCeiling Reason = "queue low, at the ceiling: hold"
 	ReasonRising    Reason = "queue filling: decrease"
-	ReasonDraining  Reason = "queue draining: hold"
+	ReasonDraining  Reason = "queue moderate or draining: hold"
 	ReasonQueueHigh Reason = "queue high: cut"
 	ReasonDropped   Reason = "events dropped: cut"
 	ReasonRestarted Reason = "manager restarted: hold"
@@ -102,10 +106,16 @@ func (p Policy) Decide(prev, now AnalysisdState, sent uint64, elapsed time.Durat
 	if secs := elapsed.Seconds(); secs > 0 {
 		sentRate = min(rate, float64(sent)/secs)
 	}
-	// While its queues hold events analysisd works flat out, so what it
-	// processed between the snapshots is its speed: a decrease goes at
-	// least to our share of CapacityShare of it.
-	capacity := p.capacity(prev, now, sent, elapsed)
+	// While its queues hold many events analysisd works flat out, so what
+	// it processed between the snapshots is its speed: a decrease goes at
+	// least to our share of CapacityShare of it. A queue that is only a
+	// little filled says nothing of its speed.
+	dropped := now.EventsDropped - prev.EventsDropped
+	usage, prevUsage := now.QueueUsage(), prev.QueueUsage()
+	capacity := math.Inf(1)
+	if dropped > 0 || usage >= p.BusyUsage {
+		capacity = p.capacity(prev, now, sent, elapsed)
+	}
 	decrease := func(factor float64, r Reason, dropped uint64) Decision {
 		t := threshold
 		if sentRate >= p.Floor { // what we sent was too much: remember 90 % of it
@@ -113,14 +123,12 @@ func (p Policy) Decide(prev, now AnalysisdState, sent uint64, elapsed time.Durat
 		}
 		return Decision{Rate: p.clamp(min(sentRate*factor, capacity)), Threshold: t, Reason: r, Dropped: dropped}
 	}
-	dropped := now.EventsDropped - prev.EventsDropped
-	usage, prevUsage := now.QueueUsage(), prev.QueueUsage()
 	switch {
 	case dropped > 0:
 		return decrease(p.CutFactor, ReasonDropped, dropped)
 	case usage >= p.HighUsage:
 		return decrease(p.CutFactor, ReasonQueueHigh, 0)
-	case usage >= p.LowUsage && usage > prevUsage:
+	case usage >= p.RisingUsage && usage > prevUsage:
 		return decrease(p.DecreaseFactor, ReasonRising, 0)
 	case usage >= p.LowUsage:
 		return hold(ReasonDraining)

@@ -64,7 +64,7 @@ func TestDecideRampUp(t *testing.T) {
 func TestDecideThreshold(t *testing.T) {
 	p := DefaultPolicy()
 	// Queue rising at 5000/s: the rate drops to 4500, the threshold too.
-	d := p.Decide(snapshot(0, 0, 0.02), snapshot(1, 0, 0.08), full(5000), step, 5000, inf)
+	d := p.Decide(snapshot(0, 0, 0.02), snapshot(1, 0, 0.12), full(5000), step, 5000, inf)
 	if d.Rate != 4500 || d.Threshold != 4500 || d.Reason != ReasonRising {
 		t.Fatalf("%+v, want rate and threshold 4500", d)
 	}
@@ -122,7 +122,9 @@ func TestDecideQueue(t *testing.T) {
 		reason      Reason
 	}{
 		{"rising moderate", 0.05, 0.10, full(5000), 5000, 4500, ReasonRising},
-		{"rising from low", 0.00, 0.02, full(5000), 5000, 4500, ReasonRising},
+		{"rising from low", 0.00, 0.12, full(5000), 5000, 4500, ReasonRising},
+		{"flicker below LowUsage", 0.00, 0.04, full(5000), 5000, 5000 + 8192.0/6, ReasonIncrease},
+		{"rising but below RisingUsage: hold", 0.04, 0.08, full(5000), 5000, 5000, ReasonDraining},
 		{"rising, less sent than allowed", 0.05, 0.10, full(2000), 5000, 1800, ReasonRising},
 		{"draining", 0.30, 0.10, full(5000), 5000, 5000, ReasonDraining},
 		{"steady moderate", 0.10, 0.10, full(5000), 5000, 5000, ReasonDraining},
