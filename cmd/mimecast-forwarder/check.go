@@ -58,27 +58,40 @@ func cmdCheck(ctx context.Context, args []string, e env) error {
 	m := metrics.New(prometheus.NewRegistry(), version, revision)
 
 	var failed []error
+	// Every refusal comes back as an error here, to be reported.
+	cfg.Check = true
 	sources, err := buildSources(cfg, m, quiet)
 	if err != nil {
 		return &configError{err: err}
 	}
-	// One stream proves the credentials and the permission; API 2.0 uses
-	// the same token for every type.
-	src := sources[0]
-	sctx, cancel := context.WithTimeout(ctx, checkTimeout)
-	batch, err := src.Fetch(sctx, nil)
-	cancel()
-	if err != nil {
-		// The sources scrub their errors already; scrubbing again with
-		// the configured credentials costs nothing and guards the output.
-		err = credentials(cfg).ScrubError(err)
-		failed = append(failed, fmt.Errorf("Mimecast API %s at %s: %w", apiName(cfg), baseURL(cfg), err))
-		fmt.Fprintf(e.stdout, "FAIL Mimecast API %s: %v\n", apiName(cfg), err)
-	} else {
-		if c, ok := batch.(io.Closer); ok {
-			_ = c.Close()
+	// Stream by stream: readable, refused (an error only when named
+	// explicitly in MIMECAST_TYPES), or failing.
+	readable := 0
+	for _, src := range sources {
+		sctx, cancel := context.WithTimeout(ctx, checkTimeout)
+		batch, err := src.Fetch(sctx, nil)
+		cancel()
+		stream := src.Stream()
+		switch {
+		case err == nil:
+			if c, ok := batch.(io.Closer); ok {
+				_ = c.Close()
+			}
+			readable++
+			fmt.Fprintf(e.stdout, "ok   stream %s: readable\n", stream)
+		case errors.Is(err, mimecast.ErrForbidden) && !cfg.Streams.Named[stream]:
+			fmt.Fprintf(e.stdout, "--   stream %s: not granted, skipped by run (%v)\n", stream, credentials(cfg).ScrubError(err))
+		default:
+			// The sources scrub their errors already; scrubbing again with
+			// the configured credentials costs nothing and guards the output.
+			err = credentials(cfg).ScrubError(err)
+			failed = append(failed, fmt.Errorf("Mimecast API %s at %s: stream %s: %w", apiName(cfg), baseURL(cfg), stream, err))
+			fmt.Fprintf(e.stdout, "FAIL stream %s: %v\n", stream, err)
 		}
-		fmt.Fprintf(e.stdout, "ok   Mimecast API %s at %s: authenticated, stream %s readable\n", apiName(cfg), baseURL(cfg), src.Stream())
+	}
+	fmt.Fprintf(e.stdout, "%s Mimecast API %s at %s: %d of %d streams readable\n", okOrFail(readable > 0), apiName(cfg), baseURL(cfg), readable, len(sources))
+	if readable == 0 && len(failed) == 0 {
+		failed = append(failed, errors.New("no stream is readable with these credentials"))
 	}
 
 	if len(cfg.Transport.Addresses) > 0 {
@@ -164,6 +177,13 @@ func checkState(dir string, sources []source.Source, e env, log *slog.Logger) er
 		fmt.Fprintf(e.stdout, "ok   STATE_DIR %s: writable, %d of %d streams resume from a cursor\n", dir, resumed, len(sources))
 	}
 	return errors.Join(errs...)
+}
+
+func okOrFail(ok bool) string {
+	if ok {
+		return "ok  "
+	}
+	return "FAIL"
 }
 
 // credentials returns the Secrets of the configured Mimecast credentials.

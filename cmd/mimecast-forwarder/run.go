@@ -25,6 +25,7 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api1"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api2"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/logs"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
 )
 
@@ -267,32 +268,67 @@ func limitOutput(ctx context.Context, fc flowcontrol.Config, sender forwarder.Se
 	return flowcontrol.NewSender(sender, lim)
 }
 
-// buildSources creates the sources of the configured API, sharing one
-// request budget and one memory budget for long lines.
+// buildSources creates the sources of the configured API and streams,
+// sharing one request budget (and, API 2.0, one token) and one memory
+// budget for long lines.
 func buildSources(cfg *config, m *metrics.Metrics, log *slog.Logger) ([]source.Source, error) {
 	cc := cfg.Client
 	cc.Budget = mimecast.NewBudget(cfg.RequestsPerMinute, budgetBurst)
 	lines := mimecast.NewLineBudget(mimecast.DefaultLineBudget, m)
+	sel := cfg.Streams
+	strict := sel.strict(cfg.Pipeline.Once)
+	if cfg.Check {
+		strict = allStreams()
+	}
+	var out []source.Source
+	var poster logs.Poster
 	switch cfg.API {
 	case apiV2:
 		v2 := cfg.V2
 		v2.Client = cc
 		v2.LineBudget = lines
-		return api2.NewSources(v2, m, log.With("api", "2.0"))
+		v2.Strict = strict
+		a, err := api2.New(v2, m, log.With("api", "2.0"))
+		if err != nil {
+			return nil, err
+		}
+		if sel.wantsSIEM() {
+			out = append(out, a.Sources()...)
+		}
+		poster = a
+		if len(sel.CI) > 0 {
+			out = append(out, a.CISources(sel.CI)...)
+		}
 	case apiV1:
 		v1 := cfg.V1
 		v1.LineBudget = lines
-		client, err := api1.NewClient(v1, cc, m, log.With("api", "1.0"))
+		l := log.With("api", "1.0")
+		client, err := api1.NewClient(v1, cc, m, l)
 		if err != nil {
 			return nil, err
 		}
-		src, err := api1.NewSource(v1, client, m, log.With("api", "1.0"))
-		if err != nil {
+		if sel.wantsSIEM() {
+			src, err := api1.NewSource(v1, client, m, l)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, src)
+		}
+		if poster, err = api1.NewPoster(v1, client); err != nil {
 			return nil, err
 		}
-		return []source.Source{src}, nil
+	default:
+		return nil, errors.New("no Mimecast API selected")
 	}
-	return nil, errors.New("no Mimecast API selected")
+	if len(sel.Logs) > 0 {
+		ls, err := logs.NewSources(logs.Config{Poster: poster, Window: cfg.LogWindow, Lookback: cfg.Lookback,
+			PageSize: cfg.LogPageSize, Strict: strict}, sel.Logs, m, log)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ls...)
+	}
+	return out, nil
 }
 
 func logSummary(log *slog.Logger, status map[string]forwarder.StreamStatus) {
