@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,39 +61,16 @@ func cmdCheck(ctx context.Context, args []string, e env) error {
 	var failed []error
 	// Every refusal comes back as an error here, to be reported.
 	cfg.Check = true
+	// check asks every stream at once, one call each: connections are not
+	// kept for later (nor left open, unused, for the server to wait on).
+	tr := mimecast.NewTransport(cfg.Client)
+	tr.DisableKeepAlives = true
+	cfg.Client.Transport = tr
 	sources, err := buildSources(cfg, m, quiet)
 	if err != nil {
 		return &configError{err: err}
 	}
-	// Stream by stream: readable, refused (an error only when named
-	// explicitly in MIMECAST_TYPES), or failing.
-	readable := 0
-	for _, src := range sources {
-		sctx, cancel := context.WithTimeout(ctx, checkTimeout)
-		batch, err := src.Fetch(sctx, nil)
-		cancel()
-		stream := src.Stream()
-		switch {
-		case err == nil:
-			if c, ok := batch.(io.Closer); ok {
-				_ = c.Close()
-			}
-			readable++
-			fmt.Fprintf(e.stdout, "ok   stream %s: readable\n", stream)
-		case errors.Is(err, mimecast.ErrForbidden) && !cfg.Streams.Named[stream]:
-			fmt.Fprintf(e.stdout, "--   stream %s: not granted, skipped by run (%v)\n", stream, credentials(cfg).ScrubError(err))
-		default:
-			// The sources scrub their errors already; scrubbing again with
-			// the configured credentials costs nothing and guards the output.
-			err = credentials(cfg).ScrubError(err)
-			failed = append(failed, fmt.Errorf("Mimecast API %s at %s: stream %s: %w", apiName(cfg), baseURL(cfg), stream, err))
-			fmt.Fprintf(e.stdout, "FAIL stream %s: %v\n", stream, err)
-		}
-	}
-	fmt.Fprintf(e.stdout, "%s Mimecast API %s at %s: %d of %d streams readable\n", okOrFail(readable > 0), apiName(cfg), baseURL(cfg), readable, len(sources))
-	if readable == 0 && len(failed) == 0 {
-		failed = append(failed, errors.New("no stream is readable with these credentials"))
-	}
+	failed = append(failed, checkStreams(ctx, cfg, sources, e.stdout)...)
 
 	if len(cfg.Transport.Addresses) > 0 {
 		sender, err := transport.New(cfg.Transport, m, quiet)
@@ -179,11 +157,74 @@ func checkState(dir string, sources []source.Source, e env, log *slog.Logger) er
 	return errors.Join(errs...)
 }
 
-func okOrFail(ok bool) string {
-	if ok {
-		return "ok  "
+// checkStreams asks every stream for its first page (nothing is forwarded
+// or committed) and prints one line for the API, then one line per stream:
+// readable, refused (403: skipped by run; an error when the stream is named
+// in MIMECAST_TYPES) or failing. The first call proves the address and the
+// credentials, which every stream shares: when it fails for another reason
+// than a 403, that one failure is reported and the other streams are not
+// asked. The others are asked at once, each within checkTimeout.
+func checkStreams(ctx context.Context, cfg *config, sources []source.Source, w io.Writer) []error {
+	api := fmt.Sprintf("Mimecast API %s at %s", apiName(cfg), baseURL(cfg))
+	// The sources scrub their errors already; scrubbing again with the
+	// configured credentials costs nothing and guards the output.
+	secrets := credentials(cfg)
+	results := make([]error, len(sources))
+	fetch := func(i int) {
+		sctx, cancel := context.WithTimeout(ctx, checkTimeout)
+		defer cancel()
+		batch, err := sources[i].Fetch(sctx, nil)
+		if err != nil {
+			results[i] = secrets.ScrubError(err)
+			return
+		}
+		if c, ok := batch.(io.Closer); ok {
+			_ = c.Close()
+		}
 	}
-	return "FAIL"
+	fetch(0)
+	if err := results[0]; err != nil && !errors.Is(err, mimecast.ErrForbidden) {
+		fmt.Fprintf(w, "FAIL Mimecast API %s: %v\n", apiName(cfg), err)
+		return []error{fmt.Errorf("%s: %w", api, err)}
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < len(sources); i++ {
+		wg.Go(func() { fetch(i) })
+	}
+	wg.Wait()
+
+	var failed []error
+	lines := make([]string, len(sources))
+	readable := 0
+	for i, src := range sources {
+		stream, err := src.Stream(), results[i]
+		var why string
+		if err != nil {
+			why = strings.TrimPrefix(err.Error(), "stream "+stream+": ")
+		}
+		switch {
+		case err == nil:
+			readable++
+			lines[i] = fmt.Sprintf("ok   stream %s: readable", stream)
+		case errors.Is(err, mimecast.ErrForbidden) && !cfg.Streams.Named[stream]:
+			lines[i] = fmt.Sprintf("--   stream %s: not granted, run skips it and asks again every hour: %s", stream, why)
+		default:
+			failed = append(failed, fmt.Errorf("%s: stream %s: %w", api, stream, err))
+			lines[i] = fmt.Sprintf("FAIL stream %s: %s", stream, why)
+		}
+	}
+	if readable == 0 && len(failed) == 0 {
+		failed = append(failed, fmt.Errorf("%s: none of the %d streams is readable with these credentials", api, len(sources)))
+	}
+	status := "ok  "
+	if len(failed) > 0 {
+		status = "FAIL"
+	}
+	fmt.Fprintf(w, "%s %s: authenticated, %d of %d streams readable\n", status, api, readable, len(sources))
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	return failed
 }
 
 // credentials returns the Secrets of the configured Mimecast credentials.

@@ -33,6 +33,12 @@ import (
 // spaces them.
 const budgetBurst = 10
 
+// checkBudgetBurst is the burst of check, which asks every stream once at
+// the same time (at most 21 calls with the token): Mimecast's quotas are
+// per API function, and a check that waited on the budget would take
+// longer than the user's patience.
+const checkBudgetBurst = 24
+
 // cmdRun runs the daemon; with demo it first starts the built-in simulator
 // and points the forwarder at it.
 func cmdRun(ctx context.Context, args []string, e env, demo bool) error {
@@ -273,22 +279,24 @@ func limitOutput(ctx context.Context, fc flowcontrol.Config, sender forwarder.Se
 // budget for long lines.
 func buildSources(cfg *config, m *metrics.Metrics, log *slog.Logger) ([]source.Source, error) {
 	cc := cfg.Client
-	cc.Budget = mimecast.NewBudget(cfg.RequestsPerMinute, budgetBurst)
-	lines := mimecast.NewLineBudget(mimecast.DefaultLineBudget, m)
+	burst := budgetBurst
 	sel := cfg.Streams
 	strict := sel.strict(cfg.Pipeline.Once)
 	if cfg.Check {
-		strict = allStreams()
+		burst, strict = checkBudgetBurst, allStreams()
 	}
+	cc.Budget = mimecast.NewBudget(cfg.RequestsPerMinute, burst)
+	lines := mimecast.NewLineBudget(mimecast.DefaultLineBudget, m)
 	var out []source.Source
 	var poster logs.Poster
+	log = log.With("api", apiName(cfg))
 	switch cfg.API {
 	case apiV2:
 		v2 := cfg.V2
 		v2.Client = cc
 		v2.LineBudget = lines
 		v2.Strict = strict
-		a, err := api2.New(v2, m, log.With("api", "2.0"))
+		a, err := api2.New(v2, m, log)
 		if err != nil {
 			return nil, err
 		}
@@ -302,13 +310,12 @@ func buildSources(cfg *config, m *metrics.Metrics, log *slog.Logger) ([]source.S
 	case apiV1:
 		v1 := cfg.V1
 		v1.LineBudget = lines
-		l := log.With("api", "1.0")
-		client, err := api1.NewClient(v1, cc, m, l)
+		client, err := api1.NewClient(v1, cc, m, log)
 		if err != nil {
 			return nil, err
 		}
 		if sel.wantsSIEM() {
-			src, err := api1.NewSource(v1, client, m, l)
+			src, err := api1.NewSource(v1, client, m, log)
 			if err != nil {
 				return nil, err
 			}
