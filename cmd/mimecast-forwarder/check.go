@@ -28,10 +28,11 @@ import (
 // checkTimeout bounds each step of check.
 const checkTimeout = 30 * time.Second
 
-// cmdCheck validates the configuration, then fetches one page from Mimecast
-// (authentication and permissions, without forwarding or committing
-// anything), connects to every receiver and reads the state directory's
-// cursors. It prints one line per step.
+// cmdCheck validates the configuration, then fetches the first page of
+// every selected stream from Mimecast (authentication and each stream's
+// permission, without forwarding or committing anything), connects to every
+// receiver and reads the state directory's cursors. It prints one line per
+// step, and one per stream.
 func cmdCheck(ctx context.Context, args []string, e env) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
