@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
@@ -196,10 +197,21 @@ type Source struct {
 	log     *slog.Logger
 
 	// The listing page of the day being read, counted since this process
-	// started reading the day (the cursor keeps only Mimecast's token);
-	// Fetch is called by one goroutine at a time per stream.
+	// started reading the day (the cursor keeps only Mimecast's token).
+	pageMu  sync.Mutex
 	pageDay string
 	page    int
+}
+
+// countPage counts a listing page of day and returns its number.
+func (s *Source) countPage(day string) int {
+	s.pageMu.Lock()
+	defer s.pageMu.Unlock()
+	if s.pageDay != day {
+		s.pageDay, s.page = day, 0
+	}
+	s.page++
+	return s.page
 }
 
 func newSource(a *api, p product, typ string) *Source {
@@ -366,14 +378,11 @@ func (s *Source) Fetch(ctx context.Context, cursor []byte) (source.Batch, error)
 		return nil, err
 	}
 	s.refusal.Granted()
-	if s.pageDay != cur.Day {
-		s.pageDay, s.page = cur.Day, 0
-	}
-	s.page++
+	pageNo := s.countPage(cur.Day)
 	next := nextCursor(cur, page.NextPage, page.IsCaughtUp, s.api.now().UTC(), s.api.cfg.DayGrace)
 	// Caught up only when the API said so for the day we stay on: moving
 	// to the next day means there is more to fetch at once.
-	b := &Batch{src: s, cursor: next.encode(), caughtUp: page.IsCaughtUp && next.Day == cur.Day, day: cur.Day, page: s.page, listed: s.api.now()}
+	b := &Batch{src: s, cursor: next.encode(), caughtUp: page.IsCaughtUp && next.Day == cur.Day, day: cur.Day, page: pageNo, listed: s.api.now()}
 	seen := make(map[string]bool, len(page.Value))
 	for _, v := range page.Value {
 		if v.URL == "" || seen[v.URL] {
