@@ -78,11 +78,18 @@ type Config struct {
 	// again after delivery failures before the stream gives up. Unlimited
 	// when not in Once mode.
 	MaxDeliveryRetries int
+	// ProgressEvery is the least time between two progress lines of one
+	// stream while it is behind (not caught up); 0 logs none.
+	ProgressEvery time.Duration
+	// Now is the clock of the pipeline; nil means time.Now.
+	Now func() time.Time
 }
 
-// DefaultConfig returns the defaults: poll every minute, back off 1 s to 5 min.
+// DefaultConfig returns the defaults: poll every minute, back off 1 s to 5
+// min, a progress line every 30 s while a stream is behind.
 func DefaultConfig() Config {
-	return Config{PollInterval: time.Minute, RetryMin: time.Second, RetryMax: 5 * time.Minute, MaxDeliveryRetries: 10}
+	return Config{PollInterval: time.Minute, RetryMin: time.Second, RetryMax: 5 * time.Minute, MaxDeliveryRetries: 10,
+		ProgressEvery: DefaultProgressEvery}
 }
 
 // Validate reports every problem of c, one line each.
@@ -140,7 +147,11 @@ func New(cfg Config, sources []source.Source, f Formatter, s Sender, store Curso
 		status[name] = StreamStatus{}
 		m.InitStream(name)
 	}
-	return &Forwarder{cfg: cfg, sources: sources, fmt: f, sender: s, store: store, m: m, log: log, now: time.Now, status: status}, nil
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Forwarder{cfg: cfg, sources: sources, fmt: f, sender: s, store: store, m: m, log: log, now: now, status: status}, nil
 }
 
 // Status returns a snapshot of every stream's progress.
@@ -217,11 +228,12 @@ func (f *Forwarder) runStream(ctx context.Context, src source.Source, cursor []b
 	}
 	failures := 0     // consecutive failed fetches or cursor writes, for back-off
 	redeliveries := 0 // consecutive delivery failures of the same batch
+	prog := newProgress(f.cfg.ProgressEvery, f.now())
 	for {
 		if ctx.Err() != nil {
 			return nil
 		}
-		next, caughtUp, err := f.deliverBatch(ctx, src, cursor, log)
+		next, caughtUp, err := f.deliverBatch(ctx, src, cursor, prog, log)
 		switch {
 		case err == nil:
 			failures, redeliveries = 0, 0
@@ -257,7 +269,10 @@ func (f *Forwarder) runStream(ctx context.Context, src source.Source, cursor []b
 			continue
 		}
 		cursor = next
-		if caughtUp {
+		if !caughtUp {
+			prog.behind(f.now(), log)
+		} else {
+			prog.caughtUp(f.now())
 			f.m.CaughtUp.WithLabelValues(stream).Set(float64(f.now().UnixNano()) / 1e9)
 			if f.cfg.Once {
 				log.Info("stream caught up")
@@ -275,7 +290,7 @@ var errDelivery = errors.New("delivery failed")
 
 // deliverBatch fetches, sends and commits one batch. It returns the new
 // cursor and whether the source is caught up.
-func (f *Forwarder) deliverBatch(ctx context.Context, src source.Source, cursor []byte, log *slog.Logger) ([]byte, bool, error) {
+func (f *Forwarder) deliverBatch(ctx context.Context, src source.Source, cursor []byte, prog *progress, log *slog.Logger) ([]byte, bool, error) {
 	stream := src.Stream()
 	batch, err := src.Fetch(ctx, cursor)
 	if err != nil {
@@ -371,6 +386,11 @@ func (f *Forwarder) deliverBatch(ctx context.Context, src source.Source, cursor 
 		f.m.RecordsShrunk.WithLabelValues(stream).Add(float64(shrunk))
 	}
 	f.m.Batches.WithLabelValues(stream).Inc()
+	label, position := batchPosition(batch, newest)
+	prog.delivered(count, label, position, newest)
+	if !position.IsZero() {
+		f.m.Position.WithLabelValues(stream).Set(float64(position.UnixNano()) / 1e9)
+	}
 	caughtUp := batch.CaughtUp()
 	f.update(stream, func(s *StreamStatus) {
 		s.Records += count

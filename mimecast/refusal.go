@@ -42,7 +42,8 @@ type Refusal struct {
 
 // NewRefusal returns the tracker of stream, which needs permission (the
 // wording of Mimecast's console, e.g. "Monitoring | Data Leak Prevention |
-// Read"). now nil means time.Now.
+// Read"). log is the stream's logger: it names the stream already. now nil
+// means time.Now.
 func NewRefusal(stream, permission string, strict bool, m *metrics.Metrics, log *slog.Logger, now func() time.Time) *Refusal {
 	if now == nil {
 		now = time.Now
@@ -78,9 +79,9 @@ func (r *Refusal) Refused(err error) error {
 	r.mu.Unlock()
 	if first {
 		r.log.Warn("Mimecast refuses this stream; it is skipped and asked again every hour (other streams are not affected)",
-			"stream", r.stream, "permission", r.permission, "err", RedactString(err.Error()))
+			"permission", r.permission, "err", RedactString(err.Error()))
 	} else {
-		r.log.Debug("Mimecast still refuses this stream", "stream", r.stream)
+		r.log.Debug("Mimecast still refuses this stream")
 	}
 	return nil
 }
@@ -93,7 +94,7 @@ func (r *Refusal) Granted() {
 	r.mu.Unlock()
 	if was {
 		r.m.StreamRefused.WithLabelValues(r.stream).Set(0)
-		r.log.Info("Mimecast now grants this stream", "stream", r.stream)
+		r.log.Info("Mimecast now grants this stream")
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,10 +28,11 @@ import (
 // checkTimeout bounds each step of check.
 const checkTimeout = 30 * time.Second
 
-// cmdCheck validates the configuration, then fetches one page from Mimecast
-// (authentication and permissions, without forwarding or committing
-// anything), connects to every receiver and reads the state directory's
-// cursors. It prints one line per step.
+// cmdCheck validates the configuration, then fetches the first page of
+// every selected stream from Mimecast (authentication and each stream's
+// permission, without forwarding or committing anything), connects to every
+// receiver and reads the state directory's cursors. It prints one line per
+// step, and one per stream.
 func cmdCheck(ctx context.Context, args []string, e env) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -58,28 +60,18 @@ func cmdCheck(ctx context.Context, args []string, e env) error {
 	m := metrics.New(prometheus.NewRegistry(), version, revision)
 
 	var failed []error
+	// Every refusal comes back as an error here, to be reported.
+	cfg.Check = true
+	// check asks every stream at once, one call each: connections are not
+	// kept for later (nor left open, unused, for the server to wait on).
+	tr := mimecast.NewTransport(cfg.Client)
+	tr.DisableKeepAlives = true
+	cfg.Client.Transport = tr
 	sources, err := buildSources(cfg, m, quiet)
 	if err != nil {
 		return &configError{err: err}
 	}
-	// One stream proves the credentials and the permission; API 2.0 uses
-	// the same token for every type.
-	src := sources[0]
-	sctx, cancel := context.WithTimeout(ctx, checkTimeout)
-	batch, err := src.Fetch(sctx, nil)
-	cancel()
-	if err != nil {
-		// The sources scrub their errors already; scrubbing again with
-		// the configured credentials costs nothing and guards the output.
-		err = credentials(cfg).ScrubError(err)
-		failed = append(failed, fmt.Errorf("Mimecast API %s at %s: %w", apiName(cfg), baseURL(cfg), err))
-		fmt.Fprintf(e.stdout, "FAIL Mimecast API %s: %v\n", apiName(cfg), err)
-	} else {
-		if c, ok := batch.(io.Closer); ok {
-			_ = c.Close()
-		}
-		fmt.Fprintf(e.stdout, "ok   Mimecast API %s at %s: authenticated, stream %s readable\n", apiName(cfg), baseURL(cfg), src.Stream())
-	}
+	failed = append(failed, checkStreams(ctx, cfg, sources, e.stdout)...)
 
 	if len(cfg.Transport.Addresses) > 0 {
 		sender, err := transport.New(cfg.Transport, m, quiet)
@@ -164,6 +156,76 @@ func checkState(dir string, sources []source.Source, e env, log *slog.Logger) er
 		fmt.Fprintf(e.stdout, "ok   STATE_DIR %s: writable, %d of %d streams resume from a cursor\n", dir, resumed, len(sources))
 	}
 	return errors.Join(errs...)
+}
+
+// checkStreams asks every stream for its first page (nothing is forwarded
+// or committed) and prints one line for the API, then one line per stream:
+// readable, refused (403: skipped by run; an error when the stream is named
+// in MIMECAST_TYPES) or failing. The first call proves the address and the
+// credentials, which every stream shares: when it fails for another reason
+// than a 403, that one failure is reported and the other streams are not
+// asked. The others are asked at once, each within checkTimeout.
+func checkStreams(ctx context.Context, cfg *config, sources []source.Source, w io.Writer) []error {
+	api := fmt.Sprintf("Mimecast API %s at %s", apiName(cfg), baseURL(cfg))
+	// The sources scrub their errors already; scrubbing again with the
+	// configured credentials costs nothing and guards the output.
+	secrets := credentials(cfg)
+	results := make([]error, len(sources))
+	fetch := func(i int) {
+		sctx, cancel := context.WithTimeout(ctx, checkTimeout)
+		defer cancel()
+		batch, err := sources[i].Fetch(sctx, nil)
+		if err != nil {
+			results[i] = secrets.ScrubError(err)
+			return
+		}
+		if c, ok := batch.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
+	fetch(0)
+	if err := results[0]; err != nil && !errors.Is(err, mimecast.ErrForbidden) {
+		fmt.Fprintf(w, "FAIL Mimecast API %s: %v\n", apiName(cfg), err)
+		return []error{fmt.Errorf("%s: %w", api, err)}
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < len(sources); i++ {
+		wg.Go(func() { fetch(i) })
+	}
+	wg.Wait()
+
+	var failed []error
+	lines := make([]string, len(sources))
+	readable := 0
+	for i, src := range sources {
+		stream, err := src.Stream(), results[i]
+		var why string
+		if err != nil {
+			why = strings.TrimPrefix(err.Error(), "stream "+stream+": ")
+		}
+		switch {
+		case err == nil:
+			readable++
+			lines[i] = fmt.Sprintf("ok   stream %s: readable", stream)
+		case errors.Is(err, mimecast.ErrForbidden) && !cfg.Streams.Named[stream]:
+			lines[i] = fmt.Sprintf("--   stream %s: not granted, run skips it and asks again every hour: %s", stream, why)
+		default:
+			failed = append(failed, fmt.Errorf("%s: stream %s: %w", api, stream, err))
+			lines[i] = fmt.Sprintf("FAIL stream %s: %s", stream, why)
+		}
+	}
+	if readable == 0 && len(failed) == 0 {
+		failed = append(failed, fmt.Errorf("%s: none of the %d streams is readable with these credentials", api, len(sources)))
+	}
+	status := "ok  "
+	if len(failed) > 0 {
+		status = "FAIL"
+	}
+	fmt.Fprintf(w, "%s %s: authenticated, %d of %d streams readable\n", status, api, readable, len(sources))
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	return failed
 }
 
 // credentials returns the Secrets of the configured Mimecast credentials.

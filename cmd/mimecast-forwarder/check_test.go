@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
 )
@@ -41,6 +42,26 @@ func TestCheck(t *testing.T) {
 	}
 	missingState := filepath.Join(stateDir, "missing.state")
 
+	// v2Vars names the ten SIEM types: one line for the API, then one per
+	// stream.
+	var siem []string
+	for _, typ := range mimecast.Types {
+		siem = append(siem, mimecast.StreamName(typ))
+	}
+	v2ok := append([]string{"ok   Mimecast API 2.0 at " + sim.URL() + ": authenticated, 10 of 10 streams readable"}, readableLines(siem...)...)
+	lines := func(l ...any) []string {
+		var out []string
+		for _, x := range l {
+			switch x := x.(type) {
+			case string:
+				out = append(out, x)
+			case []string:
+				out = append(out, x...)
+			}
+		}
+		return out
+	}
+
 	const wrongSecret = "WrongSecret-CHECK-4411"
 	cases := []struct {
 		name     string
@@ -48,15 +69,16 @@ func TestCheck(t *testing.T) {
 		wantCode int
 		want     []string // stdout lines, in order, each a prefix
 	}{
-		{"all ok v2", v2Vars(t, sim, rcv.addr()), 0, []string{
+		{"all ok v2", v2Vars(t, sim, rcv.addr()), 0, lines(
 			"ok   configuration is valid",
-			"ok   Mimecast API 2.0 at " + sim.URL() + ": authenticated, stream ",
-			"ok   syslog receiver reachable: [" + rcv.addr() + "]",
+			v2ok,
+			"ok   syslog receiver reachable: ["+rcv.addr()+"]",
 			"ok   STATE_DIR ",
-		}},
+		)},
 		{"all ok v1", v1Vars(t, sim, rcv.addr()), 0, []string{
 			"ok   configuration is valid",
-			"ok   Mimecast API 1.0 at " + sim.URL() + ": authenticated, stream siem-v1 readable",
+			"ok   Mimecast API 1.0 at " + sim.URL() + ": authenticated, 1 of 1 streams readable",
+			"ok   stream siem-v1: readable",
 			"ok   syslog receiver reachable: [" + rcv.addr() + "]",
 			"ok   STATE_DIR ",
 		}},
@@ -72,51 +94,51 @@ func TestCheck(t *testing.T) {
 			"ok   syslog receiver reachable: ",
 			"ok   STATE_DIR ",
 		}},
-		{"receiver down", v2Vars(t, sim, downAddr), 1, []string{
+		{"receiver down", v2Vars(t, sim, downAddr), 1, lines(
 			"ok   configuration is valid",
-			"ok   Mimecast API 2.0 at ",
+			v2ok,
 			"FAIL syslog receiver: ",
 			"ok   STATE_DIR ",
-		}},
-		{"corrupt cursor", withCorruptCursor(t, v2Vars(t, sim, rcv.addr()), "url-protect"), 1, []string{
+		)},
+		{"corrupt cursor", withCorruptCursor(t, v2Vars(t, sim, rcv.addr()), "url-protect"), 1, lines(
 			"ok   configuration is valid",
-			"ok   Mimecast API 2.0 at ",
+			v2ok,
 			"ok   syslog receiver reachable: ",
 			"FAIL checkpoint: ",
-		}},
-		{"wazuh state readable", with(v2Vars(t, sim, rcv.addr()), "WAZUH_ANALYSISD_STATE", freshState), 0, []string{
+		)},
+		{"wazuh state readable", with(v2Vars(t, sim, rcv.addr()), "WAZUH_ANALYSISD_STATE", freshState), 0, lines(
 			"ok   configuration is valid",
-			"ok   Mimecast API 2.0 at ",
-			"ok   syslog receiver reachable: [" + rcv.addr() + "], output rate limit: adaptive, from 1000 up to 50000 events/s, following " + freshState,
-			"ok   WAZUH_ANALYSISD_STATE " + freshState + ": written ",
+			v2ok,
+			"ok   syslog receiver reachable: ["+rcv.addr()+"], output rate limit: adaptive, from 1000 up to 50000 events/s, following "+freshState,
+			"ok   WAZUH_ANALYSISD_STATE "+freshState+": written ",
 			"ok   STATE_DIR ",
-		}},
-		{"wazuh state missing", with(v2Vars(t, sim, rcv.addr()), "WAZUH_ANALYSISD_STATE", missingState), 1, []string{
+		)},
+		{"wazuh state missing", with(v2Vars(t, sim, rcv.addr()), "WAZUH_ANALYSISD_STATE", missingState), 1, lines(
 			"ok   configuration is valid",
-			"ok   Mimecast API 2.0 at ",
+			v2ok,
 			"ok   syslog receiver reachable: ",
-			"FAIL WAZUH_ANALYSISD_STATE: wazuh analysisd state: open " + missingState + ": no such file or directory (run sends 1000 events/s until it can use the file)",
+			"FAIL WAZUH_ANALYSISD_STATE: wazuh analysisd state: open "+missingState+": no such file or directory (run sends 1000 events/s until it can use the file)",
 			"ok   STATE_DIR ",
-		}},
-		{"wazuh state stale", with(v2Vars(t, sim, rcv.addr()), "WAZUH_ANALYSISD_STATE", staleState, "SYSLOG_MAX_EPS", "700"), 1, []string{
+		)},
+		{"wazuh state stale", with(v2Vars(t, sim, rcv.addr()), "WAZUH_ANALYSISD_STATE", staleState, "SYSLOG_MAX_EPS", "700"), 1, lines(
 			"ok   configuration is valid",
-			"ok   Mimecast API 2.0 at ",
-			"ok   syslog receiver reachable: [" + rcv.addr() + "], output rate limit: adaptive, from 700 up to 700 events/s",
-			"FAIL WAZUH_ANALYSISD_STATE: state file not rewritten: " + staleState + " was last written 1h0m0s ago: is wazuh-analysisd running? (in Docker mount the directory, not the file) (run sends 700 events/s until it can use the file)",
+			v2ok,
+			"ok   syslog receiver reachable: ["+rcv.addr()+"], output rate limit: adaptive, from 700 up to 700 events/s",
+			"FAIL WAZUH_ANALYSISD_STATE: state file not rewritten: "+staleState+" was last written 1h0m0s ago: is wazuh-analysisd running? (in Docker mount the directory, not the file) (run sends 700 events/s until it can use the file)",
 			"ok   STATE_DIR ",
-		}},
-		{"rate limit shown", with(v2Vars(t, sim, rcv.addr()), "SYSLOG_MAX_EPS", "0"), 0, []string{
+		)},
+		{"rate limit shown", with(v2Vars(t, sim, rcv.addr()), "SYSLOG_MAX_EPS", "0"), 0, lines(
 			"ok   configuration is valid",
-			"ok   Mimecast API 2.0 at ",
-			"ok   syslog receiver reachable: [" + rcv.addr() + "], output rate limit: unlimited",
+			v2ok,
+			"ok   syslog receiver reachable: ["+rcv.addr()+"], output rate limit: unlimited",
 			"ok   STATE_DIR ",
-		}},
-		{"state dir not created yet", with(v2Vars(t, sim, rcv.addr()), "STATE_DIR", filepath.Join(t.TempDir(), "new")), 0, []string{
+		)},
+		{"state dir not created yet", with(v2Vars(t, sim, rcv.addr()), "STATE_DIR", filepath.Join(t.TempDir(), "new")), 0, lines(
 			"ok   configuration is valid",
-			"ok   Mimecast API 2.0 at ",
+			v2ok,
 			"ok   syslog receiver reachable: ",
 			"ok   STATE_DIR ",
-		}},
+		)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -226,5 +248,51 @@ func TestCheckShowsNoEchoedCredentials(t *testing.T) {
 	}
 	for _, r := range trap.Requests() {
 		t.Errorf("a redirect was followed: %s %s %q", r.Method, r.Host, r.Body)
+	}
+}
+
+// readableLines returns check's line for each readable stream.
+func readableLines(streams ...string) []string {
+	out := make([]string, len(streams))
+	for i, s := range streams {
+		out[i] = "ok   stream " + s + ": readable"
+	}
+	return out
+}
+
+// TestCheckStreams: with MIMECAST_TYPES=all, check lists every stream of
+// the API, a refused one (403) as skipped with the permission it needs,
+// and passes; a refused stream named explicitly fails check. API 1.0 has
+// siem-v1 and the seven log streams, no Cloud Integrated.
+func TestCheckStreams(t *testing.T) {
+	sim := newSim(t, simulator.Options{NoCI: true, Logs: simulator.LogOptions{Forbidden: []string{"dlp"}}})
+	rcv := newReceiver(t)
+	ctx := testCtx(t, 30*time.Second)
+	api := func(r result) string { return strings.SplitN(r.stdout, "\n", 3)[1] }
+	const dlpSkipped = "--   stream dlp: not granted, run skips it and asks again every hour: mimecast refused access to this data (403): "
+	const dlpNeeds = "(the API application needs Monitoring | Data Leak Prevention | Read)"
+
+	r := runCmd(t, ctx, with(v2Vars(t, sim, rcv.addr()), "MIMECAST_TYPES", "all"), nil, "check")
+	if r.code != 0 || api(r) != "ok   Mimecast API 2.0 at "+sim.URL()+": authenticated, 16 of 20 streams readable" {
+		t.Errorf("v2 all: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range append(readableLines("receipt", "journal", "audit", "ttp-url", "ttp-attachment", "ttp-impersonation", "held-release", "archive-search"),
+		dlpSkipped, dlpNeeds+"\n", "--   stream ci-entities: not granted", "--   stream ci-mailflow: not granted", "--   stream ci-urlclick: not granted") {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("v2 all: check output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	r = runCmd(t, ctx, with(v2Vars(t, sim, rcv.addr()), "MIMECAST_TYPES", "audit,DLP"), nil, "check")
+	if r.code != 1 || api(r) != "FAIL Mimecast API 2.0 at "+sim.URL()+": authenticated, 1 of 2 streams readable" ||
+		!strings.Contains(r.stdout, "\nok   stream audit: readable\nFAIL stream dlp: mimecast refused access to this data (403): ") ||
+		!strings.Contains(r.stdout, dlpNeeds+"\n") || !strings.Contains(r.stderr, "stream dlp: mimecast refused access") {
+		t.Errorf("v2 dlp named: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	r = runCmd(t, ctx, with(v1Vars(t, sim, rcv.addr()), "MIMECAST_TYPES", ""), nil, "check")
+	if r.code != 0 || api(r) != "ok   Mimecast API 1.0 at "+sim.URL()+": authenticated, 7 of 8 streams readable" ||
+		!strings.Contains(r.stdout, "ok   stream siem-v1: readable\nok   stream audit: readable\n"+dlpSkipped) || strings.Contains(r.stdout, "ci-") {
+		t.Errorf("v1 all: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -15,7 +15,11 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api1"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api2"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/logs"
 )
+
+// noPoster stands in for the Poster when only the log settings are checked.
+type noPoster struct{ logs.Poster }
 
 // Which Mimecast API a configuration uses.
 const (
@@ -30,6 +34,11 @@ type config struct {
 	V1                api1.Config
 	Client            mimecast.ClientConfig
 	RequestsPerMinute float64
+	Streams           streamSel     // MIMECAST_TYPES
+	Lookback          time.Duration // MIMECAST_LOOKBACK, for the log streams
+	LogWindow         time.Duration // MIMECAST_LOG_WINDOW
+	LogPageSize       int           // MIMECAST_LOG_PAGE_SIZE
+	Check             bool          // the check command: refusals of named streams are errors
 	Format            syslogfmt.Config
 	Transport         transport.Config
 	Stdout            bool // no SYSLOG_ADDRESS: write messages to standard output (demo)
@@ -85,6 +94,25 @@ func buildConfig(v values, e env, demo bool) (*config, error) {
 		c.V1, err = v1Config(v, e)
 		bad(err)
 	}
+	if c.API != "" {
+		c.Streams, err = parseStreams(v["MIMECAST_TYPES"], c.API)
+		bad(err)
+		if c.API == apiV2 && !c.Streams.All {
+			c.V2.Types = c.Streams.SIEM
+		}
+	}
+	c.Lookback, _ = time.ParseDuration(strings.TrimSpace(v["MIMECAST_LOOKBACK"])) // checked by v2Config; v1 below
+	if c.API == apiV1 {
+		c.Lookback, err = parseDuration("MIMECAST_LOOKBACK", v["MIMECAST_LOOKBACK"], false)
+		bad(err)
+	}
+	c.LogWindow, err = parseDuration("MIMECAST_LOG_WINDOW", v["MIMECAST_LOG_WINDOW"], false)
+	bad(err)
+	c.LogPageSize, err = strconv.Atoi(strings.TrimSpace(v["MIMECAST_LOG_PAGE_SIZE"]))
+	if err != nil {
+		bad(fmt.Errorf("MIMECAST_LOG_PAGE_SIZE %q: not a whole number", v["MIMECAST_LOG_PAGE_SIZE"]))
+	}
+	bad(logs.Config{Poster: noPoster{}, Window: c.LogWindow, PageSize: c.LogPageSize}.Validate())
 
 	// Syslog.
 	c.Format = syslogfmt.DefaultConfig()
@@ -212,12 +240,6 @@ func v2Config(v values, e env) (api2.Config, error) {
 		errs = append(errs, err)
 	}
 	c.ClientSecret = secret
-	if strings.ToLower(v["MIMECAST_TYPES"]) != "all" && v["MIMECAST_TYPES"] != "" {
-		c.Types, err = mimecast.ParseTypes(v["MIMECAST_TYPES"])
-		if err != nil {
-			errs = append(errs, fmt.Errorf("MIMECAST_TYPES: %w", err))
-		}
-	}
 	c.Lookback, err = parseDuration("MIMECAST_LOOKBACK", v["MIMECAST_LOOKBACK"], false)
 	errs = append(errs, err)
 	c.DayGrace, err = parseDuration("MIMECAST_DAY_GRACE", v["MIMECAST_DAY_GRACE"], true)

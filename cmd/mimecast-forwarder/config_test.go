@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"flag"
+	"fmt"
 	"io"
 	"maps"
 	"os"
@@ -89,7 +90,13 @@ func TestConfigErrors(t *testing.T) {
 		{"bad boolean flag", "run", base, []string{"--once=maybe"}, []string{`invalid boolean value "maybe" for -once`}},
 		{"unknown flag", "run", base, []string{"--no-such-flag"}, []string{"flag provided but not defined: -no-such-flag"}},
 		{"extra argument", "run", base, []string{"extra"}, []string{"unexpected arguments: extra"}},
-		{"unknown type", "run", with(base, "MIMECAST_TYPES", "receipt,foo"), nil, []string{`MIMECAST_TYPES: unknown Mimecast log type(s) "foo"`}},
+		{"unknown type", "run", with(base, "MIMECAST_TYPES", "receipt,foo"), nil, []string{`MIMECAST_TYPES: unknown stream(s) "foo"; valid: all, receipt, `}},
+		{"CI with API 1.0", "run", with(base, "MIMECAST_CLIENT_ID", "", "MIMECAST_CLIENT_SECRET", "", "MIMECAST_API", "v1", "MIMECAST_BASE_URL", "eu", "MIMECAST_APP_ID", "a",
+			"MIMECAST_APP_KEY", "k", "MIMECAST_ACCESS_KEY", "a", "MIMECAST_SECRET_KEY", "c2VjcmV0", "MIMECAST_TYPES", "audit,ci-mailflow"), nil,
+			[]string{"MIMECAST_TYPES: ci-mailflow is API 2.0 only (Cloud Integrated)"}},
+		{"siem-v1 with API 2.0", "run", with(base, "MIMECAST_TYPES", "siem-v1"), nil, []string{"MIMECAST_TYPES: siem-v1 is the API 1.0 SIEM stream; with API 2.0 name the SIEM types"}},
+		{"log window and page size", "run", with(base, "MIMECAST_LOG_WINDOW", "48h", "MIMECAST_LOG_PAGE_SIZE", "x"), nil, []string{
+			`MIMECAST_LOG_PAGE_SIZE "x": not a whole number`, "MIMECAST_LOG_WINDOW"}},
 		{"v1 secret key not base64", "run", with(v1, "MIMECAST_SECRET_KEY", "@@@"), nil, []string{"MIMECAST_SECRET_KEY is not valid base64"}},
 		{"v1 missing values", "run", with(v1, "MIMECAST_APP_KEY", "", "MIMECAST_BASE_URL", ""), nil, []string{
 			"MIMECAST_BASE_URL is required", "MIMECAST_APP_KEY is required",
@@ -439,6 +446,20 @@ func TestREADMEListsEverySetting(t *testing.T) {
 	for _, s := range settings {
 		if !strings.Contains(readme, "`"+s.Env+"`") {
 			t.Errorf("README.md does not list `%s`", s.Env)
+			continue
+		}
+		// The row says what the program says: flag, default and help.
+		def := ""
+		if s.Default != "" {
+			def = "`" + s.Default + "`"
+		}
+		help := s.Help
+		if s.Secret {
+			help += " (secret)"
+		}
+		row := fmt.Sprintf("| `%s` | `--%s` | %s | %s |\n", s.Env, flagName(s.Env), def, help)
+		if !strings.Contains(readme, row) {
+			t.Errorf("README.md's row of %s differs from settings.go; want\n%s", s.Env, row)
 		}
 	}
 }

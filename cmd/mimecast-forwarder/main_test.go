@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
 )
@@ -135,6 +136,8 @@ func v2Vars(t *testing.T, sim *simulator.Simulator, syslogAddr string) map[strin
 		// between 00:00 and 01:00 UTC a caught-up stream would stay on
 		// yesterday for the default hour of grace.
 		"MIMECAST_DAY_GRACE": "0",
+		// The SIEM feed only: the log streams have their own tests.
+		"MIMECAST_TYPES": strings.Join(mimecast.Types, ","),
 	}
 }
 

@@ -26,12 +26,19 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api1"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api2"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/logs"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
 )
 
 // budgetBurst is how many API requests may go at once before the budget
 // spaces them.
 const budgetBurst = 10
+
+// checkBudgetBurst is the burst of check, which asks every stream once at
+// the same time (at most 21 calls with the token): Mimecast's quotas are
+// per API function, and a check that waited on the budget would take
+// longer than the user's patience.
+const checkBudgetBurst = 24
 
 // cmdRun runs the daemon; with demo it first starts the built-in simulator
 // and points the forwarder at it.
@@ -268,33 +275,69 @@ func limitOutput(ctx context.Context, fc flowcontrol.Config, sender forwarder.Se
 	return flowcontrol.NewSender(sender, lim)
 }
 
-// buildSources creates the sources of the configured API, sharing one
-// request budget and one memory budget for long lines.
+// buildSources creates the sources of the configured API and streams,
+// sharing one request budget (and, API 2.0, one token) and one memory
+// budget for long lines.
 func buildSources(cfg *config, m *metrics.Metrics, log *slog.Logger) ([]source.Source, error) {
 	cc := cfg.Client
-	cc.Budget = mimecast.NewBudget(cfg.RequestsPerMinute, budgetBurst)
+	burst := budgetBurst
+	sel := cfg.Streams
+	strict := sel.strict(cfg.Pipeline.Once)
+	if cfg.Check {
+		burst, strict = checkBudgetBurst, allStreams()
+	}
+	cc.Budget = mimecast.NewBudget(cfg.RequestsPerMinute, burst)
 	lines := jsonl.NewLineBudget(jsonl.DefaultLineBudget, m)
+	var out []source.Source
+	var poster logs.Poster
+	log = log.With("api", apiName(cfg))
 	switch cfg.API {
 	case apiV2:
 		v2 := cfg.V2
 		v2.Client = cc
 		v2.LineBudget = lines
-		return api2.NewSources(v2, m, log.With("api", "2.0"))
+		v2.Strict = strict
+		a, err := api2.New(v2, m, log)
+		if err != nil {
+			return nil, err
+		}
+		if sel.wantsSIEM() {
+			out = append(out, a.Sources()...)
+		}
+		poster = a
+		if len(sel.CI) > 0 {
+			out = append(out, a.CISources(sel.CI)...)
+		}
 	case apiV1:
 		v1 := cfg.V1
 		v1.LineBudget = lines
 		v1.RawOnly = cfg.Format.Body == syslogfmt.BodyRaw
-		client, err := api1.NewClient(v1, cc, m, log.With("api", "1.0"))
+		client, err := api1.NewClient(v1, cc, m, log)
 		if err != nil {
 			return nil, err
 		}
-		src, err := api1.NewSource(v1, client, m, log.With("api", "1.0"))
-		if err != nil {
+		if sel.wantsSIEM() {
+			src, err := api1.NewSource(v1, client, m, log)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, src)
+		}
+		if poster, err = api1.NewPoster(v1, client); err != nil {
 			return nil, err
 		}
-		return []source.Source{src}, nil
+	default:
+		return nil, errors.New("no Mimecast API selected")
 	}
-	return nil, errors.New("no Mimecast API selected")
+	if len(sel.Logs) > 0 {
+		ls, err := logs.NewSources(logs.Config{Poster: poster, Window: cfg.LogWindow, Lookback: cfg.Lookback,
+			PageSize: cfg.LogPageSize, Strict: strict}, sel.Logs, m, log)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ls...)
+	}
+	return out, nil
 }
 
 func logSummary(log *slog.Logger, status map[string]forwarder.StreamStatus) {

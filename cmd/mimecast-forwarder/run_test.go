@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/api2"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/logs"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
 )
@@ -45,8 +47,16 @@ func TestDemoOnce(t *testing.T) {
 		}
 		types[lt]++
 	}
-	if len(types) != len(simulator.AllTypes()) {
-		t.Errorf("demo forwarded %d types, want all %d: %v", len(types), len(simulator.AllTypes()), types)
+	// Every stream the API 2.0 demo reads: the ten SIEM types, the Cloud
+	// Integrated ones and the log streams, each its own logType.
+	want := append(append(simulator.AllTypes(), api2.CIStreams()...), logs.Streams()...)
+	for _, lt := range want {
+		if types[lt] == 0 {
+			t.Errorf("demo forwarded no %s event", lt)
+		}
+	}
+	if len(types) != len(want) || len(want) != 20 {
+		t.Errorf("demo forwarded %d types, want all %d: %v", len(types), len(want), types)
 	}
 
 	rcv := newReceiver(t)
@@ -58,8 +68,9 @@ func TestDemoOnce(t *testing.T) {
 		t.Errorf("demo to TCP also wrote to stdout: %.200q", r2.stdout)
 	}
 	// Each demo has its own simulator, which publishes a live file per
-	// type every minute: a minute boundary between the two runs adds 50
-	// events. Each run must deliver exactly what it reports forwarding.
+	// batch type every minute (5 events each) and a log event every few
+	// minutes: a boundary between the two runs adds at most 5 events per
+	// stream. Each run must deliver exactly what it reports forwarding.
 	if n := forwardedRecords(t, r.stderr); n != len(lines) {
 		t.Errorf("stdout demo printed %d lines, reported %d records", len(lines), n)
 	}
@@ -67,7 +78,7 @@ func TestDemoOnce(t *testing.T) {
 	if n := forwardedRecords(t, r2.stderr); rcv.count() != n {
 		t.Errorf("TCP receiver got %d lines, demo reported %d records", rcv.count(), n)
 	}
-	if d := rcv.count() - len(lines); d < 0 || d > 10*5 {
+	if d := rcv.count() - len(lines); d < 0 || d > len(want)*5 {
 		t.Errorf("TCP demo delivered %d lines, stdout demo %d", rcv.count(), len(lines))
 	}
 }

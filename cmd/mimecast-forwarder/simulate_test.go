@@ -39,7 +39,8 @@ func TestSimulateThenCheck(t *testing.T) {
 	base := map[string]string{"MIMECAST_BASE_URL": "http://" + addr, "SYSLOG_ADDRESS": rcv.addr(), "STATE_DIR": t.TempDir()}
 	cctx := testCtx(t, 20*time.Second)
 	r := runCmd(t, cctx, with(base, "MIMECAST_CLIENT_ID", simulator.DefaultClientID, "MIMECAST_CLIENT_SECRET", simulator.DefaultClientSecret), nil, "check")
-	if r.code != 0 || !strings.Contains(r.stdout, "ok   Mimecast API 2.0 at http://"+addr) {
+	// MIMECAST_TYPES defaults to all: the simulator grants all 20 streams.
+	if r.code != 0 || !strings.Contains(r.stdout, "ok   Mimecast API 2.0 at http://"+addr+": authenticated, 20 of 20 streams readable\n") {
 		t.Errorf("check v2 against simulate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if r.stderr != "" {
@@ -47,7 +48,7 @@ func TestSimulateThenCheck(t *testing.T) {
 	}
 	r = runCmd(t, cctx, with(base, "MIMECAST_APP_ID", simulator.DefaultV1AppID, "MIMECAST_APP_KEY", simulator.DefaultV1AppKey,
 		"MIMECAST_ACCESS_KEY", simulator.DefaultV1AccessKey, "MIMECAST_SECRET_KEY", simulator.DefaultV1SecretKey, "LOG_LEVEL", "DEBUG"), nil, "check")
-	if r.code != 0 || !strings.Contains(r.stdout, "ok   Mimecast API 1.0 at http://"+addr+": authenticated, stream siem-v1 readable") {
+	if r.code != 0 || !strings.Contains(r.stdout, "ok   Mimecast API 1.0 at http://"+addr+": authenticated, 8 of 8 streams readable\nok   stream siem-v1: readable\n") {
 		t.Errorf("check v1 against simulate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if !strings.Contains(r.stderr, "level=DEBUG") {

@@ -67,6 +67,17 @@ type Batch interface {
 // io.Closer; the pipeline closes it when it is done with it, whatever the
 // outcome.
 
+// Positioner is implemented by a Batch that can say where in its stream's
+// history it is: a label for people ("window 2026-12-01T10:00:00Z..
+// 2026-12-01T11:00:00Z page 3", "day 2026-12-01 page 2") and the time of
+// the data it reads (the start of the time window, or the UTC day). The
+// pipeline logs it while the stream is behind and exports the time as
+// mimecast_forwarder_position_timestamp_seconds; without it, it uses the
+// newest event time of the batch.
+type Positioner interface {
+	Position() (label string, at time.Time)
+}
+
 // Source produces the batches of one stream (for API 2.0, one event type).
 type Source interface {
 	// Stream names the stream. It keys the cursor file, labels metrics and

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -196,6 +197,23 @@ type Source struct {
 	skips   *mimecast.SkipReporter
 	refusal *mimecast.Refusal
 	log     *slog.Logger
+
+	// The listing page of the day being read, counted since this process
+	// started reading the day (the cursor keeps only Mimecast's token).
+	pageMu  sync.Mutex
+	pageDay string
+	page    int
+}
+
+// countPage counts a listing page of day and returns its number.
+func (s *Source) countPage(day string) int {
+	s.pageMu.Lock()
+	defer s.pageMu.Unlock()
+	if s.pageDay != day {
+		s.pageDay, s.page = day, 0
+	}
+	s.page++
+	return s.page
 }
 
 func newSource(a *api, p product, typ string) *Source {
@@ -362,10 +380,11 @@ func (s *Source) Fetch(ctx context.Context, cursor []byte) (source.Batch, error)
 		return nil, err
 	}
 	s.refusal.Granted()
+	pageNo := s.countPage(cur.Day)
 	next := nextCursor(cur, page.NextPage, page.IsCaughtUp, s.api.now().UTC(), s.api.cfg.DayGrace)
 	// Caught up only when the API said so for the day we stay on: moving
 	// to the next day means there is more to fetch at once.
-	b := &Batch{src: s, cursor: next.encode(), caughtUp: page.IsCaughtUp && next.Day == cur.Day, day: cur.Day, listed: s.api.now()}
+	b := &Batch{src: s, cursor: next.encode(), caughtUp: page.IsCaughtUp && next.Day == cur.Day, day: cur.Day, page: pageNo, listed: s.api.now()}
 	seen := make(map[string]bool, len(page.Value))
 	for _, v := range page.Value {
 		if v.URL == "" || seen[v.URL] {
@@ -443,6 +462,18 @@ type Batch struct {
 	cursor   []byte
 	caughtUp bool
 	day      string
+	page     int // listing page of the day, counted since the process began reading it (0: none listed)
+}
+
+// Position returns where the stream is: the UTC day listed and the page
+// (counted since this process began reading that day), and the day's
+// start. It implements source.Positioner.
+func (b *Batch) Position() (string, time.Time) {
+	at, _ := time.Parse(time.DateOnly, b.day)
+	if b.page == 0 {
+		return "day " + b.day, at
+	}
+	return fmt.Sprintf("day %s page %d", b.day, b.page), at
 }
 
 // ErrURLExpiredMeanwhile is returned by Records when a batch file URL that

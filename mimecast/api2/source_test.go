@@ -123,6 +123,15 @@ func TestFetchPagingAndDayAdvance(t *testing.T) {
 	if b.CaughtUp() || string(b.Cursor()) != `{"v":1,"day":"2026-11-27","nextPage":"page2"}` {
 		t.Errorf("page 1: caughtUp %v cursor %s", b.CaughtUp(), b.Cursor())
 	}
+	// Where the stream is, for the pipeline's progress: day and page.
+	position := func(b source.Batch, want string, wantAt time.Time) {
+		t.Helper()
+		label, at := b.(source.Positioner).Position()
+		if label != want || !at.Equal(wantAt) {
+			t.Errorf("Position() = %q, %s; want %q, %s", label, at, want, wantAt)
+		}
+	}
+	position(b, "day 2026-11-27 page 1", day("2026-11-27T00:00:00Z"))
 	b, err = s.Fetch(t.Context(), b.Cursor())
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +140,7 @@ func TestFetchPagingAndDayAdvance(t *testing.T) {
 	if !b.CaughtUp() || string(b.Cursor()) != `{"v":1,"day":"2026-11-27","nextPage":"page3"}` {
 		t.Errorf("page 2: caughtUp %v cursor %s", b.CaughtUp(), b.Cursor())
 	}
+	position(b, "day 2026-11-27 page 2", day("2026-11-27T00:00:00Z"))
 	e.clk.Set(day("2026-11-28T01:00:00Z"))
 	b, err = s.Fetch(t.Context(), b.Cursor())
 	if err != nil {
@@ -139,9 +149,11 @@ func TestFetchPagingAndDayAdvance(t *testing.T) {
 	if string(b.Cursor()) != `{"v":1,"day":"2026-11-28"}` {
 		t.Errorf("after grace: cursor %s", b.Cursor())
 	}
-	if _, err = s.Fetch(t.Context(), b.Cursor()); err != nil {
+	position(b, "day 2026-11-27 page 3", day("2026-11-27T00:00:00Z"))
+	if b, err = s.Fetch(t.Context(), b.Cursor()); err != nil {
 		t.Fatal(err)
 	}
+	position(b, "day 2026-11-28 page 1", day("2026-11-28T00:00:00Z"))
 	e.api.mu.Lock()
 	defer e.api.mu.Unlock()
 	want := []map[string]string{

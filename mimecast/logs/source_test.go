@@ -185,9 +185,18 @@ func TestWindowFilterAndBoundary(t *testing.T) {
 	if recs := collect(t, b); len(recs) != 3 {
 		t.Fatalf("first window: %q", recs)
 	}
+	// Where the stream is, for the pipeline's progress and position metric.
+	if label, at := b.(source.Positioner).Position(); label != "window 2024-01-01T00:00:00Z..2024-01-01T01:00:00Z page 1" ||
+		!at.Equal(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("first window: Position() = %q, %s", label, at)
+	}
 	b, err = src.Fetch(t.Context(), b.Cursor())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if label, at := b.(source.Positioner).Position(); label != "window 2024-01-01T01:00:00Z..2024-01-01T02:00:00Z page 1" ||
+		!at.Equal(time.Date(2024, 1, 1, 1, 0, 0, 0, time.UTC)) {
+		t.Errorf("second window: Position() = %q, %s", label, at)
 	}
 	recs := collect(t, b)
 	// A third identical "edge" record (new since) and "late" are new.
