@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/keyvalue"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
 )
@@ -106,8 +107,10 @@ func forwarderVars(t *testing.T, sim *simulator.Simulator, c e2eCase, host strin
 	if c.api == "v2" {
 		id, secret := sim.Credentials()
 		v["MIMECAST_API"], v["MIMECAST_CLIENT_ID"], v["MIMECAST_CLIENT_SECRET"] = "v2", id, secret
+		v["MIMECAST_TYPES"] = strings.Join(mimecast.Types, ",") // the SIEM feed; TestEndToEndLogs has the rest
 		return v
 	}
+	v["MIMECAST_TYPES"] = "siem-v1"
 	appID, appKey, accessKey, secretKey := sim.V1Credentials()
 	v["MIMECAST_API"], v["MIMECAST_APP_ID"], v["MIMECAST_APP_KEY"] = "v1", appID, appKey
 	v["MIMECAST_ACCESS_KEY"], v["MIMECAST_SECRET_KEY"] = accessKey, secretKey

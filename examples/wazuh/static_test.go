@@ -447,9 +447,13 @@ var endpointSamples = map[string]struct{ file, timeField string }{
 // TestIniUsesFormatterOutputForEndpointSamples checks that the .ini lines
 // holding a real sample of the logs beyond the SIEM feed unchanged are
 // byte for byte what the forwarder's formatter makes of it.
-func TestIniUsesFormatterOutputForEndpointSamples(t *testing.T) {
+// renderEndpointSamples formats every real sample of the logs beyond the
+// SIEM feed as the forwarder sends it (<PRI> stripped), keyed by MSGID and
+// compact sample.
+func renderEndpointSamples(t *testing.T) map[string]string {
+	t.Helper()
 	f := iniFormatter(t, syslogfmt.BodyJSON)
-	rendered := map[string]string{} // MSGID + compact sample → line without PRI
+	rendered := map[string]string{}
 	for stream, s := range endpointSamples {
 		for i, l := range mimecasttest.Lines(t, s.file) {
 			js := mimecasttest.Compact(t, l)
@@ -468,10 +472,14 @@ func TestIniUsesFormatterOutputForEndpointSamples(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s line %d: %v", s.file, i+1, err)
 			}
-			line := string(msg[strings.IndexByte(string(msg), '>')+1:])
-			rendered[stream+" "+string(js)] = line
+			rendered[stream+" "+string(js)] = string(msg[strings.IndexByte(string(msg), '>')+1:])
 		}
 	}
+	return rendered
+}
+
+func TestIniUsesFormatterOutputForEndpointSamples(t *testing.T) {
+	rendered := renderEndpointSamples(t)
 	matched := 0
 	for _, s := range loadIni(t) {
 		for _, run := range s.runs {
