@@ -90,6 +90,12 @@ func findManager() error {
 	if os.Geteuid() != 0 {
 		return errors.New("a Wazuh manager is installed but the tests need root to install content and restart it")
 	}
+	// The minimal test manager has no wazuh-modulesd; a full one may be a
+	// real deployment, which these tests would restart with our content.
+	if _, err := os.Stat(filepath.Join(ossecDir, "bin", "wazuh-modulesd")); err == nil &&
+		os.Getenv("WAZUH_TESTS") != "1" && os.Getenv("CI") != "true" {
+		return errors.New("a full Wazuh manager (with wazuh-modulesd) is installed at /var/ossec: the tests install their decoders and rules on it and restart it; set WAZUH_TESTS=1 to allow that")
+	}
 	return nil
 }
 
