@@ -3,7 +3,6 @@ package wazuh_test
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,33 +98,7 @@ func TestEndToEndLogs(t *testing.T) {
 	}
 
 	fired := alerts.collect(t, n, 3*time.Second, fromHost(host))
-	byBody := map[string]*wazuhEvent{}
-	for _, a := range fired {
-		if m := msgRe.FindStringSubmatch(a.FullLog); m != nil {
-			byBody[m[2]] = a
-		}
-	}
-	families := map[string]int{}
-	for body, s := range seen {
-		det, must := expectedLogDetection(s.logType, s.fields)
-		a := byBody[body]
-		switch {
-		case must && a == nil:
-			t.Errorf("%s event raised no alert (want %s, %v): %.200s", s.logType, det.family, det.rules, body)
-		case !must && a != nil && !slices.Contains(det.rules, a.Rule.ID):
-			t.Errorf("%s event raised rule %s without a detection: %.200s", s.logType, a.Rule.ID, body)
-		case !must && a != nil:
-			families[det.family]++ // a correlation that may fire (archive searches)
-		case must:
-			if !slices.Contains(det.rules, a.Rule.ID) {
-				t.Errorf("%s event raised rule %s, want one of %v: %.200s", s.logType, a.Rule.ID, det.rules, body)
-			}
-			if levels[a.Rule.ID] != a.Rule.Level {
-				t.Errorf("alert of rule %s has level %d, the rules file says %d", a.Rule.ID, a.Rule.Level, levels[a.Rule.ID])
-			}
-			families[det.family]++
-		}
-	}
+	families := checkAlerts(t, fired, seen, levels, expectedLogDetection)
 	for _, fam := range []string{"failed logon", "dlp block", "malicious click", "malicious attachment", "impersonation", "malicious released"} {
 		if families[fam] == 0 {
 			t.Errorf("no %s alert among %d events: the simulator's events should hold some", fam, len(seen))
