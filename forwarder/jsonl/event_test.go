@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
 )
 
 func TestNormalize(t *testing.T) {
@@ -125,29 +123,6 @@ func TestEventTimeAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { EventTime(obj) }); n != 0 {
 		t.Errorf("EventTime allocates %v times per call", n)
 	}
-}
-
-// BenchmarkNormalizeTimeOnePass is BenchmarkNormalizeTime with
-// the one-pass NormalizeTime the API 2.0 source uses.
-func BenchmarkNormalizeTimeOnePass(b *testing.B) {
-	lines := mimecasttest.V2CGLines(b)
-	var total int
-	for _, l := range lines {
-		total += len(l)
-	}
-	buf := make([]byte, 0, 8192)
-	b.ReportAllocs()
-	b.SetBytes(int64(total / len(lines)))
-	i := 0
-	for b.Loop() {
-		out, _, ok, err := NormalizeTime(buf, lines[i%len(lines)])
-		if err != nil || !ok {
-			b.Fatal(err, ok)
-		}
-		buf = out[:0]
-		i++
-	}
-	b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "records/s")
 }
 
 // TestTimeScanMatchesEventTime: the members of an object offered one by one
