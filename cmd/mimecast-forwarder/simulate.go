@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/simulator"
@@ -19,6 +21,7 @@ func cmdSimulate(ctx context.Context, args []string, e env) error {
 	fs.SetOutput(e.stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the simulator on")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	prepare := fs.String("prepare", "", "before listening, generate into the cache (-cache-bytes) every file published so far: comma-separated v2, v1:key_value, v1:json")
 	var opts simulator.Options
 	opts.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -32,6 +35,14 @@ func cmdSimulate(ctx context.Context, args []string, e env) error {
 	sim, err := simulator.New(opts)
 	if err != nil {
 		return &configError{err: err}
+	}
+	if *prepare != "" {
+		start := time.Now()
+		if err := sim.Prepare(ctx, strings.Split(*prepare, ",")); err != nil {
+			return fmt.Errorf("simulate: %w", err)
+		}
+		files, bytes := sim.CacheStats()
+		log.Info("simulator files prepared", "files", files, "bytes", bytes, "took", time.Since(start).Round(time.Millisecond))
 	}
 	id, _ := sim.Credentials()
 	log.Info("Mimecast simulator listening", "address", *listen, "api2_client_id", id,

@@ -46,6 +46,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.DuplicateURLEvery, "duplicate-url-every", o.DuplicateURLEvery, "fault: every Nth file is listed twice (0: off)")
 	fs.IntVar(&o.LongLineEvery, "long-line-every", o.LongLineEvery, "fault: every Nth file has a very long line (0: off)")
 	fs.IntVar(&o.LongLineBytes, "long-line-bytes", o.LongLineBytes, "padding of long lines (0: 4 MiB)")
+	fs.Int64Var(&o.CacheBytes, "cache-bytes", o.CacheBytes, "keep served files in memory up to this many bytes (0: off; see -prepare of simulate)")
 	o.V1.RegisterFlags(fs)
 	o.Logs.RegisterFlags(fs)
 }

@@ -170,6 +170,13 @@ type Options struct {
 	// Logs configures the log endpoints (audit, DLP, TTP, held release,
 	// archive search; see logs.go).
 	Logs LogOptions
+
+	// CacheBytes, when > 0, keeps the bytes of served API 2.0 batch files
+	// (those without content faults) and API 1.0 zips in memory up to this
+	// budget, so that serving a file again (or listing its size) costs no
+	// compression; Prepare fills it ahead. Default 0: every file is
+	// generated per request, in bounded memory.
+	CacheBytes int64
 }
 
 // Simulator is the Mimecast API simulator. It is safe for concurrent use.
@@ -186,6 +193,7 @@ type Simulator struct {
 	limiter *limiter
 	stats   statsCounter
 	sizes   sizeCache
+	cache   fileCache
 
 	mu       sync.Mutex
 	apiSeq   int64 // API requests seen (for every-Nth faults)
@@ -232,6 +240,7 @@ func New(opts Options) (*Simulator, error) {
 	s.limiter = newLimiter(o.RateLimit, o.RateWindow, t0)
 	s.stats.init()
 	s.sizes.m = make(map[sizeKey]int64)
+	s.cache.max = o.CacheBytes
 	return s, nil
 }
 
@@ -253,6 +262,9 @@ func (o Options) Validate() error {
 	neg("DuplicateURLEvery", o.DuplicateURLEvery)
 	neg("LongLineEvery", o.LongLineEvery)
 	neg("LongLineBytes", o.LongLineBytes)
+	if o.CacheBytes < 0 {
+		errs = append(errs, fmt.Errorf("simulator: CacheBytes must be >= 0, got %d", o.CacheBytes))
+	}
 	if o.TokenTTL < 0 {
 		errs = append(errs, fmt.Errorf("simulator: TokenTTL must be >= 0, got %s", o.TokenTTL))
 	}

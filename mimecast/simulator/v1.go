@@ -373,8 +373,12 @@ func (s *Simulator) V1Event(typ string, k, n int, format string) []byte {
 	at := ws.Add(time.Duration(n)*span + time.Duration(r.intn(int(max(span/time.Second, 1))))*time.Second).Truncate(time.Second)
 	off := v1Offsets[r.intn(len(v1Offsets))]
 	dt := at.In(time.FixedZone("", off)).Format("2006-01-02T15:04:05-0700")
-	subject := r.pick([]string{"Invoice 4471", "Re: meeting notes", "Quarterly report | draft 2", "Your parcel = delayed", "Hello"})
+	// Values vary per record (ids, addresses, numbers, subjects) so that a
+	// zip compresses about as much as real API 1.0 files, not 15:1.
+	subject := r.pick([]string{"Invoice ", "Re: meeting notes ", "Quarterly report | draft ", "Your parcel = delayed ", "Hello ", "Fwd: PO "}) + strconv.Itoa(r.intn(1_000_000))
 	id := EventID(typ, k, n)
+	domains := []string{"example.net", "example.org", "partner.example", "mail.example.io", "corp.example.com", "vendor.example"}
+	sender := fmt.Sprintf("user%d@%s", r.intn(5000), r.pick(domains))
 	type field struct {
 		k, v string
 		num  bool
@@ -384,26 +388,31 @@ func (s *Simulator) V1Event(typ string, k, n int, format string) []byte {
 		{k: "datetime", v: dt},
 		{k: "aCode", v: id},
 		{k: "acc", v: "C0A0"},
-		{k: "MsgId", v: "<" + id + "@sim.example.com>"},
-		{k: "Sender", v: fmt.Sprintf("user%d@example.net", r.intn(50))},
-		{k: "Rcpt", v: fmt.Sprintf("staff%d@example.com", r.intn(50))},
+		{k: "MsgId", v: fmt.Sprintf("<%016x.%s@mail%02d.example.com>", r.next(), id, r.intn(40))},
+		{k: "Sender", v: sender},
+		{k: "headerFrom", v: sender},
+		{k: "Rcpt", v: fmt.Sprintf("staff%d@example.com", r.intn(5000))},
 		{k: "Dir", v: r.pick([]string{"Inbound", "Outbound", "Internal"})},
 		{k: "Subject", v: subject, wrap: true},
 	}
 	switch typ {
 	case "receipt":
 		fs = append(fs, field{k: "Act", v: r.pick([]string{"Acc", "Rej"})}, field{k: "SpamScore", v: strconv.Itoa(r.intn(30)), num: true},
-			field{k: "IP", v: fmt.Sprintf("198.51.100.%d", r.intn(250)+1)}, field{k: "TlsVer", v: "TLSv1.2"})
+			field{k: "SpamLimit", v: strconv.Itoa(r.intn(2) * 20), num: true},
+			field{k: "IP", v: fmt.Sprintf("%d.%d.%d.%d", 1+r.intn(223), r.intn(256), r.intn(256), 1+r.intn(254))}, field{k: "TlsVer", v: r.pick([]string{"TLSv1.2", "TLSv1.3"})},
+			field{k: "Cphr", v: r.pick([]string{"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"})})
 	case "process":
 		fs = append(fs, field{k: "Act", v: r.pick([]string{"Acc", "Hld"})}, field{k: "AttCnt", v: strconv.Itoa(r.intn(3)), num: true},
+			field{k: "AttNames", v: fmt.Sprintf("doc%d.pdf", r.intn(100000))}, field{k: "AttSize", v: strconv.Itoa(r.intn(900000)), num: true},
 			field{k: "MsgSize", v: strconv.Itoa(1000 + r.intn(90000)), num: true})
 	case "delivery":
 		fs = append(fs, field{k: "Delivered", v: "true", num: true}, field{k: "Attempt", v: "1", num: true},
-			field{k: "Latency", v: strconv.Itoa(r.intn(9000)), num: true})
+			field{k: "Latency", v: strconv.Itoa(r.intn(9000)), num: true}, field{k: "Snt", v: strconv.Itoa(1000 + r.intn(90000)), num: true},
+			field{k: "UseTls", v: r.pick([]string{"Yes", "No"})})
 	case "url protect":
-		fs = append(fs, field{k: "URL", v: fmt.Sprintf("https://phish%d.example/login?a=1&b=2", r.intn(9))}, field{k: "UrlCategory", v: "Phishing & Fraud"})
+		fs = append(fs, field{k: "URL", v: fmt.Sprintf("https://phish%d.example/login?a=%d&b=%x", r.intn(900), r.intn(100000), r.next())}, field{k: "UrlCategory", v: "Phishing & Fraud"})
 	case "attachment protect", "av":
-		fs = append(fs, field{k: "fileName", v: fmt.Sprintf("invoice%d.xlsm", r.intn(9))},
+		fs = append(fs, field{k: "fileName", v: fmt.Sprintf("invoice%d.xlsm", r.intn(100000))},
 			field{k: "sha256", v: fmt.Sprintf("%016x%016x%016x%016x", r.next(), r.next(), r.next(), r.next())})
 	default:
 		fs = append(fs, field{k: "Route", v: r.pick([]string{"Inbound", "Outbound", "Internal"})})
@@ -604,7 +613,7 @@ func (s *Simulator) handleSIEMv1(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"meta": map[string]any{"status": 200, "isLastToken": true}, "data": []any{}, "fail": []any{}})
 		return
 	}
-	body, records, err := s.v1Zip(k, format)
+	body, records, err := s.cachedV1Zip(k, format)
 	if err != nil {
 		v1Fail(w, http.StatusInternalServerError, "err_internal", "simulator: building the zip: "+err.Error())
 		return
