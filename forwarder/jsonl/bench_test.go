@@ -86,3 +86,20 @@ func BenchmarkEventTime(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkNormalizeMembers is BenchmarkNormalizeTimeOnePass that also
+// locates the top-level members, as the API 2.0 source does
+// (Scanner.Normalize).
+func BenchmarkNormalizeMembers(b *testing.B) {
+	var members []Member
+	benchRecords(b, func(buf, line []byte) ([]byte, error) {
+		out, info, err := NormalizeMembers(buf, line, 0, members)
+		if err == nil && !info.TimeOK {
+			err = errors.New("no time")
+		}
+		if len(info.Members) > 0 {
+			members = info.Members
+		}
+		return out, err
+	})
+}
