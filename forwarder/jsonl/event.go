@@ -776,9 +776,11 @@ func scanString(src []byte, i int) (end int, bad bool) {
 		// a non-ASCII byte.
 		for i+8 <= n {
 			w := binary.LittleEndian.Uint64(src[i:])
-			// (w-space64)&^w flags the bytes < 0x20, w the bytes >= 0x80:
-			// (x&^w)|w is x|w.
-			m := hasZero(w^quote64) | hasZero(w^bslash) | ((w-space64)|w)&msb64
+			// hasZero(w^quote64) | hasZero(w^bslash) | the bytes < 0x20
+			// ((w-space64)&^w) | the bytes >= 0x80 (w), with the masks by
+			// msb64 done once: (x&^w)|w is x|w.
+			q, b := w^quote64, w^bslash
+			m := ((q-lsb64)&^q | (b-lsb64)&^b | (w - space64) | w) & msb64
 			if m != 0 {
 				// Only bytes above the first flagged one can be false
 				// positives, so the lowest flag is exact.
