@@ -31,8 +31,9 @@ type Record struct {
 	// textual form worth forwarding verbatim (API 1.0 key_value lines);
 	// nil otherwise.
 	Raw []byte
-	// Fields holds the event's top-level members for the formatter's
-	// severity, so that it need not read JSON again; empty means "read
+	// Fields holds the event's top-level members for the formatter (the
+	// severity's fields; with JSON, whether the event has its own
+	// logType), so that it need not read JSON again; empty means "read
 	// JSON". Two forms:
 	//
 	//   - JSON empty: a source that sends Raw without building JSON (API
