@@ -162,6 +162,22 @@ func (r *refRing) prune(now time.Time) {
 	}
 }
 
+// compareLive fails t unless r and the reference would replay the same
+// messages, with the same times, after a loss noticed at now.
+func compareLive(t *testing.T, r *replayRing, ref *refRing, now time.Time, where string) {
+	t.Helper()
+	live := r.live(now)
+	ref.prune(now)
+	if len(live) != len(ref.entries) || r.bytes != ref.bytes {
+		t.Fatalf("%s: %d live (%d bytes), reference %d (%d bytes)", where, len(live), r.bytes, len(ref.entries), ref.bytes)
+	}
+	for k := range live {
+		if !bytes.Equal(live[k].msg, ref.entries[k].msg) || !live[k].at.Equal(ref.entries[k].at) {
+			t.Fatalf("%s: live entry %d differs from the reference", where, k)
+		}
+	}
+}
+
 // TestReplayRingStampedAtFlush: messages are timed by the flush that puts
 // them on the wire. Until then no age drops them (a connection lost with
 // them in its buffer replays them whenever it is noticed), maxBytes does;
@@ -224,16 +240,7 @@ func TestReplayRingStampedAtFlush(t *testing.T) {
 				}
 			case 3: // a loss noticed later
 				later := now.Add(time.Duration(rng.IntN(int(2 * cfg.window))))
-				live := r.live(later)
-				ref.prune(later)
-				if len(live) != len(ref.entries) || r.bytes != ref.bytes {
-					t.Fatalf("%+v message %d: %d live (%d bytes), reference %d (%d bytes)", cfg, i, len(live), r.bytes, len(ref.entries), ref.bytes)
-				}
-				for k := range live {
-					if !bytes.Equal(live[k].msg, ref.entries[k].msg) || !live[k].at.Equal(ref.entries[k].at) {
-						t.Fatalf("%+v message %d: live entry %d differs from the reference", cfg, i, k)
-					}
-				}
+				compareLive(t, &r, &ref, later, fmt.Sprintf("%+v message %d", cfg, i))
 				now = later
 			}
 		}
@@ -266,16 +273,7 @@ func TestReplayRingMatchesReference(t *testing.T) {
 			ref.add(now, msg)
 			if rng.IntN(50) == 0 {
 				later := now.Add(time.Duration(rng.IntN(int(2 * cfg.window))))
-				live := r.live(later)
-				ref.prune(later)
-				if len(live) != len(ref.entries) || r.bytes != ref.bytes {
-					t.Fatalf("%+v message %d: %d live (%d bytes), reference %d (%d bytes)", cfg, i, len(live), r.bytes, len(ref.entries), ref.bytes)
-				}
-				for k := range live {
-					if !bytes.Equal(live[k].msg, ref.entries[k].msg) || !live[k].at.Equal(ref.entries[k].at) {
-						t.Fatalf("%+v message %d: live entry %d differs from the reference", cfg, i, k)
-					}
-				}
+				compareLive(t, &r, &ref, later, fmt.Sprintf("%+v message %d", cfg, i))
 				now = later
 			}
 		}
