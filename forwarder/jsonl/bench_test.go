@@ -23,7 +23,24 @@ func TestSamplesNormalizeAndTime(t *testing.T) {
 // benchRecords runs step on the real API 2.0 sample lines in turn, with one
 // reused output buffer, and reports bytes and records per second.
 func benchRecords(b *testing.B, step func(buf, line []byte) ([]byte, error)) {
-	lines := mimecasttest.V2CGLines(b)
+	benchLines(b, mimecasttest.V2CGLines(b), step)
+}
+
+// compactLines returns the API 2.0 sample lines compacted, as the batch
+// files of the simulator (and of Mimecast, one event per line) are.
+func compactLines(b *testing.B) [][]byte {
+	var lines [][]byte
+	for _, l := range mimecasttest.V2CGLines(b) {
+		out, err := Normalize(nil, l)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines = append(lines, out)
+	}
+	return lines
+}
+
+func benchLines(b *testing.B, lines [][]byte, step func(buf, line []byte) ([]byte, error)) {
 	var total int
 	for _, l := range lines {
 		total += len(l)
@@ -85,4 +102,26 @@ func BenchmarkEventTime(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// BenchmarkNormalizeMembers is BenchmarkNormalizeTimeOnePass that also
+// locates the top-level members, as the API 2.0 source does
+// (Scanner.Normalize).
+func BenchmarkNormalizeMembers(b *testing.B) {
+	b.Run("spaced", func(b *testing.B) { benchNormalizeMembers(b, mimecasttest.V2CGLines(b)) })
+	b.Run("compact", func(b *testing.B) { benchNormalizeMembers(b, compactLines(b)) })
+}
+
+func benchNormalizeMembers(b *testing.B, lines [][]byte) {
+	var members []Member
+	benchLines(b, lines, func(buf, line []byte) ([]byte, error) {
+		out, info, err := NormalizeMembers(buf, line, 0, members)
+		if err == nil && !info.TimeOK {
+			err = errors.New("no time")
+		}
+		if len(info.Members) > 0 {
+			members = info.Members
+		}
+		return out, err
+	})
 }

@@ -10,11 +10,14 @@
 //     DefaultLineBudget, DefaultMaxLine);
 //   - checking and compacting one JSON object: Normalize (validate and
 //     compact, invalid UTF-8 in strings replaced by \ufffd; a hand-written
-//     one-pass checker fuzzed against encoding/json), NormalizeTime and
-//     NormalizeInfo (the same in one pass with the event's time and the
-//     count of replaced bytes, the hot path), EventTime (an event's own
-//     time from its top-level "timestamp" or "datetime" key) and
-//     ParseDateTime (ISO 8601 date-times as Mimecast API 1.0 writes them);
+//     one-pass checker fuzzed against encoding/json), NormalizeTime,
+//     NormalizeInfo and NormalizeMembers (the same in one pass with the
+//     event's time, the count of replaced bytes and, for
+//     NormalizeMembers and Scanner.Normalize, where each top-level member
+//     lies in the output, so that nobody walks it again: the hot path),
+//     EventTime (an event's own time from its top-level "timestamp" or
+//     "datetime" key) and ParseDateTime (ISO 8601 date-times as Mimecast
+//     API 1.0 writes them);
 //   - skipping JSON values without decoding them: SkipString and
 //     SkipValue, which the formatter's field scans use.
 //

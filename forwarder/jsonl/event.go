@@ -42,6 +42,40 @@ type Info struct {
 	TimeOK bool
 	// Replaced counts the bytes of invalid UTF-8 replaced by \ufffd.
 	Replaced int
+	// Members locates the top-level members of the output, in order,
+	// when asked for (NormalizeMembers, Scanner.Normalize). It is nil when
+	// they were not asked for, on error, and for an object of more than
+	// MaxMembers top-level members (its positions would take more memory
+	// than the line: then read the output itself).
+	Members []Member
+}
+
+// MaxMembers is the most top-level members NormalizeMembers locates (a
+// Mimecast event has fewer than 100): it bounds the memory of
+// Info.Members to 32 KiB on 64-bit platforms whatever the line.
+const MaxMembers = 1024
+
+// Member locates one top-level member of an object by offsets into the
+// output of NormalizeMembers (offsets, not slices, stay right while the
+// output grows): out[Key:KeyEnd] is the name between its quotes, still
+// escaped, and out[Value:ValueEnd] the value as written (a string with
+// its quotes, an object or array whole). A repeated name is listed each
+// time.
+type Member struct {
+	Key, KeyEnd, Value, ValueEnd int
+}
+
+// KeyIn returns the member's name in out (without quotes, still escaped).
+func (m Member) KeyIn(out []byte) []byte { return out[m.Key:m.KeyEnd] }
+
+// ValueIn returns the member's value in out the way the formatter's field
+// scans read it: the content of a string without its quotes, still
+// escaped; any other value as its literal text.
+func (m Member) ValueIn(out []byte) []byte {
+	if out[m.Value] == '"' {
+		return out[m.Value+1 : m.ValueEnd-1]
+	}
+	return out[m.Value:m.ValueEnd]
 }
 
 // ErrTooLarge is wrapped by NormalizeInfo when the compact form would
@@ -58,11 +92,28 @@ var ErrTooLarge = errors.New("event too large")
 // limit) is never reallocated.
 func NormalizeInfo(dst, line []byte, limit int) (out []byte, info Info, err error) {
 	sc := scan{time: true, limit: limit}
-	if out, err = normalize(dst, line, &sc); err != nil {
+	return normalizeInfo(dst, line, &sc)
+}
+
+// NormalizeMembers is NormalizeInfo that also locates the top-level
+// members of its output in info.Members, in the same pass. They are
+// appended to members[:0], so a caller that passes back the previous
+// info.Members (or keeps members when that is nil) allocates nothing once
+// it is large enough.
+func NormalizeMembers(dst, line []byte, limit int, members []Member) (out []byte, info Info, err error) {
+	sc := scan{time: true, limit: limit, capture: true, members: members[:0]}
+	return normalizeInfo(dst, line, &sc)
+}
+
+func normalizeInfo(dst, line []byte, sc *scan) (out []byte, info Info, err error) {
+	if out, err = normalize(dst, line, sc); err != nil {
 		return out, Info{}, err
 	}
 	info.Time, info.TimeOK = sc.result()
 	info.Replaced = sc.replaced
+	if sc.capture && !sc.tooMany {
+		info.Members = sc.members
+	}
 	return out, info, nil
 }
 
@@ -95,18 +146,55 @@ func normalize(dst, line []byte, sc *scan) ([]byte, error) {
 		out = bytes.ToValidUTF8(out, []byte(`\ufffd`))
 	}
 	if sc != nil {
-		*sc = scan{}
+		*sc = scan{capture: sc.capture, members: sc.members[:0]}
 		sc.ts, sc.tsOK = EventTime(out)
+		if sc.capture {
+			sc.members = appendMembers(sc.members, out)
+			sc.tooMany = len(sc.members) > MaxMembers
+		}
 	}
 	return out, nil
 }
 
+// appendMembers appends the top-level members of the compact object obj,
+// found by walking it with SkipString and SkipValue, up to one more than
+// MaxMembers: what appendCompact captures in its pass, for output it did
+// not write.
+func appendMembers(members []Member, obj []byte) []Member {
+	if len(obj) == 0 || obj[0] != '{' {
+		return members
+	}
+	for i := 1; len(members) <= MaxMembers; {
+		if i < len(obj) && obj[i] == ',' {
+			i++
+		}
+		if i >= len(obj) || obj[i] != '"' {
+			return members
+		}
+		kEnd := SkipString(obj, i)
+		if kEnd < 0 || kEnd >= len(obj) || obj[kEnd] != ':' {
+			return members
+		}
+		vEnd := SkipValue(obj, kEnd+1)
+		if vEnd < 0 {
+			return members
+		}
+		members = append(members, Member{Key: i + 1, KeyEnd: kEnd - 1, Value: kEnd + 1, ValueEnd: vEnd})
+		i = vEnd
+	}
+	return members
+}
+
 // scan is what appendCompact collects on the way, when asked: what
 // EventTime would find (the first top-level "timestamp" that parses, else
-// the first top-level "datetime" string that parses) when time is set, and
+// the first top-level "datetime" string that parses) when time is set, the
+// top-level members' positions in the output when capture is set, and
 // the invalid UTF-8 bytes it replaced. limit > 0 bounds the output.
 type scan struct {
 	time       bool
+	capture    bool
+	members    []Member
+	tooMany    bool // more than MaxMembers: members is incomplete
 	ts, dt     time.Time
 	tsOK, dtOK bool
 	replaced   int
@@ -478,6 +566,9 @@ func appendCompact(dst, src []byte, sc *scan) (out []byte, ok bool) {
 	n := len(src)
 	var key []byte // of the top-level member whose value is being read, for sc
 	vStart := -1   // start of that value when it is a scalar, else -1
+	capture := sc != nil && sc.capture
+	var m Member      // the top-level member being read, for sc.members
+	inMember := false // m.Key and m.KeyEnd are set, its value not yet read
 
 	// skipSpace moves i past JSON whitespace, copying what precedes it.
 	skipSpace := func() {
@@ -499,6 +590,9 @@ value:
 	}
 	if key != nil {
 		vStart = i
+	}
+	if inMember && depth == 1 {
+		m.Value = len(dst) + i - start // where src[i] lands in the output
 	}
 	switch c := src[i]; {
 	case c == '{':
@@ -581,6 +675,15 @@ next: // after a value: a separator, the end of a container, or the end
 		sc.member(key, src[vStart:i])
 		vStart = -1
 	}
+	if inMember && depth == 1 {
+		m.ValueEnd = len(dst) + i - start
+		if len(sc.members) < MaxMembers {
+			sc.members = append(sc.members, m)
+		} else {
+			sc.tooMany = true
+		}
+		inMember = false
+	}
 	key = nil
 	if i < n && src[i] <= ' ' {
 		skipSpace()
@@ -626,6 +729,10 @@ key: // an object member's name, then ':'
 	}
 	{
 		k := i
+		if capture && depth == 1 {
+			m.Key = len(dst) + k + 1 - start
+			inMember = true
+		}
 		var bad bool
 		if i, bad = scanString(src, i); i < 0 {
 			return dst[:orig], false
@@ -639,6 +746,9 @@ key: // an object member's name, then ':'
 			if k := src[k+1 : i-1]; string(k) == "timestamp" || string(k) == "datetime" {
 				key = k
 			}
+		}
+		if capture && depth == 1 {
+			m.KeyEnd = len(dst) + i - 1 - start
 		}
 	}
 	if i < n && src[i] <= ' ' {
@@ -666,9 +776,11 @@ func scanString(src []byte, i int) (end int, bad bool) {
 		// a non-ASCII byte.
 		for i+8 <= n {
 			w := binary.LittleEndian.Uint64(src[i:])
-			// (w-space64)&^w flags the bytes < 0x20, w the bytes >= 0x80:
-			// (x&^w)|w is x|w.
-			m := hasZero(w^quote64) | hasZero(w^bslash) | ((w-space64)|w)&msb64
+			// hasZero(w^quote64) | hasZero(w^bslash) | the bytes < 0x20
+			// ((w-space64)&^w) | the bytes >= 0x80 (w), with the masks by
+			// msb64 done once: (x&^w)|w is x|w.
+			q, b := w^quote64, w^bslash
+			m := ((q-lsb64)&^q | (b-lsb64)&^b | (w - space64) | w) & msb64
 			if m != 0 {
 				// Only bytes above the first flagged one can be false
 				// positives, so the lowest flag is exact.

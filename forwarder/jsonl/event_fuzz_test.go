@@ -120,6 +120,77 @@ func checkAgainstEncodingJSON(t *testing.T, in []byte) {
 	if tok != wantOK || !tm.Equal(wantT) || tm.Location() != wantT.Location() {
 		t.Fatalf("NormalizeTime(%q) time = %v, %v; EventTime = %v, %v", in, tm, tok, wantT, wantOK)
 	}
+
+	// NormalizeMembers: Normalize's result, and the members where
+	// encoding/json's decoder finds them in it.
+	reuse := append(make([]Member, 0, 64), Member{1, 2, 3, 4})
+	gotM, info, merr := NormalizeMembers(make([]byte, 0, 8), in, 0, reuse)
+	if (merr == nil) != (gerr == nil) || merr != nil && merr.Error() != gerr.Error() || !bytes.Equal(gotM, gotN) {
+		t.Fatalf("NormalizeMembers(%q) = %q, %v; Normalize = %q, %v", in, gotM, merr, gotN, gerr)
+	}
+	if merr != nil {
+		if info.Members != nil {
+			t.Fatalf("NormalizeMembers(%q) failed with members %v", in, info.Members)
+		}
+		return
+	}
+	wantM := membersRef(t, gotN)
+	if len(wantM) > MaxMembers {
+		wantM = nil
+	}
+	if !equalMembers(info.Members, wantM) {
+		t.Fatalf("NormalizeMembers(%q) members = %v, want %v (in %q)", in, info.Members, wantM, gotN)
+	}
+	if len(wantM) > 0 && len(wantM) <= cap(reuse) && &info.Members[0] != &reuse[0] {
+		t.Fatalf("NormalizeMembers(%q) did not reuse the slice", in)
+	}
+	if walk := appendMembers(nil, gotN); len(wantM) > 0 && !equalMembers(walk, wantM) {
+		t.Fatalf("appendMembers(%q) = %v, want %v", gotN, walk, wantM)
+	}
+}
+
+// membersRef locates the top-level members of the compact object obj with
+// encoding/json's decoder: InputOffset is just past the last token read.
+func membersRef(t *testing.T, obj []byte) []Member {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("%q: first token %v, %v", obj, tok, err)
+	}
+	var ms []Member
+	for dec.More() {
+		p := int(dec.InputOffset())
+		if obj[p] == ',' {
+			p++
+		}
+		if _, err := dec.Token(); err != nil {
+			t.Fatalf("%q: key: %v", obj, err)
+		}
+		m := Member{Key: p + 1, KeyEnd: int(dec.InputOffset()) - 1}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			t.Fatalf("%q: value: %v", obj, err)
+		}
+		m.ValueEnd = int(dec.InputOffset())
+		m.Value = m.ValueEnd - len(raw)
+		if obj[m.KeyEnd+1] != ':' || m.Value != m.KeyEnd+2 || !bytes.Equal(obj[m.Value:m.ValueEnd], raw) {
+			t.Fatalf("%q: reference member %v misplaced", obj, m)
+		}
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+func equalMembers(a, b []Member) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // FuzzNormalize proves the hand-written validating compactor equal to

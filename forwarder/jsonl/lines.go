@@ -45,6 +45,7 @@ type Scanner struct {
 	maxLine int // effective limit: the configured one, lowered to what the budget can hold
 	buf     []byte
 	out     []byte // Normalize's buffer
+	members []Member
 	line    []byte
 	lineNo  int
 	size    int64
@@ -235,12 +236,13 @@ func (s *Scanner) keepPrefix(more []byte) {
 	}
 }
 
-// Normalize is NormalizeInfo of the current line, into a buffer
-// of the scanner valid until the next Scan. The normalised copy of a long
-// line is held in the line's reservation: an event that replacing invalid
-// UTF-8 would make larger than that is refused (ErrTooLarge), as is one of
-// a line up to 1 MiB that would grow past 2 MiB when the scanner has a
-// budget.
+// Normalize is NormalizeMembers of the current line, into buffers of
+// the scanner (the output and info.Members) valid until the next Scan.
+// The normalised copy of a long line is held in the line's reservation:
+// an event that replacing invalid UTF-8 would make larger than that is
+// refused (ErrTooLarge), as is one of a line up to 1 MiB that would grow
+// past 2 MiB when the scanner has a budget. info.Members takes at most
+// 32 KiB (MaxMembers), outside the budget.
 func (s *Scanner) Normalize() ([]byte, Info, error) {
 	line := s.line
 	var dst []byte
@@ -255,8 +257,10 @@ func (s *Scanner) Normalize() ([]byte, Info, error) {
 	default:
 		dst = s.out[:0]
 	}
-	out, info, err := NormalizeInfo(dst, line, limit)
+	sc := scan{time: true, limit: limit, capture: true, members: s.members[:0]}
+	out, info, err := normalizeInfo(dst, line, &sc)
 	s.out = out[:0]
+	s.members = sc.members[:0]
 	return out, info, err
 }
 

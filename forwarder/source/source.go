@@ -31,15 +31,29 @@ type Record struct {
 	// textual form worth forwarding verbatim (API 1.0 key_value lines);
 	// nil otherwise.
 	Raw []byte
-	// Fields, when JSON is empty, holds the event's top-level members as
-	// text for the formatter's severity: a source that sends Raw without
-	// building JSON (API 1.0 key_value lines with SYSLOG_BODY=raw) puts its
-	// pairs here. Values are unescaped text; of a repeated key the first
-	// value counts (the JSON form renames the later ones).
+	// Fields holds the event's top-level members for the formatter (the
+	// severity's fields; with JSON, whether the event has its own
+	// logType), so that it need not read JSON again; empty means "read
+	// JSON". Two forms:
+	//
+	//   - JSON empty: a source that sends Raw without building JSON (API
+	//     1.0 key_value lines with SYSLOG_BODY=raw) puts its pairs here.
+	//     Values are unescaped text; of a repeated key the first value
+	//     counts (the JSON form renames the later ones).
+	//   - JSON set: every top-level member of JSON, in order, as written
+	//     in it (jsonl.NormalizeMembers finds them while compacting, API
+	//     2.0 does so): the key between its quotes and a string value
+	//     without its quotes, both still escaped; any other value as its
+	//     literal text (an object or array whole). A repeated key is listed
+	//     each time and the last one counts, as for a JSON decoder. Fields
+	//     must then say exactly what JSON says: a source that cannot list
+	//     them all leaves Fields empty.
+	//
+	// The slices are only valid during the callback, like JSON.
 	Fields []Field
 }
 
-// Field is one top-level member of an event, as text.
+// Field is one top-level member of an event, as text (see Record.Fields).
 type Field struct {
 	Key, Value []byte
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/leodido/go-syslog/v4/rfc5424"
+
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 )
 
@@ -28,7 +30,11 @@ func reportRate(b *testing.B) {
 }
 
 func BenchmarkAppend(b *testing.B) {
-	r := benchRecord(b)
+	b.Run("scan", func(b *testing.B) { benchAppend(b, benchRecord(b)) })
+	b.Run("fields", func(b *testing.B) { benchAppend(b, withFields(b, benchRecord(b))) })
+}
+
+func benchAppend(b *testing.B, r *source.Record) {
 	f := mustNew(b, testConfig())
 	buf := make([]byte, 0, 4096)
 	out, _, err := f.Append(buf, r)
@@ -110,11 +116,31 @@ func BenchmarkGoSyslogStringOnly(b *testing.B) {
 }
 
 func BenchmarkSeverity(b *testing.B) {
-	r := benchRecord(b)
+	b.Run("scan", func(b *testing.B) { benchSeverity(b, benchRecord(b)) })
+	b.Run("fields", func(b *testing.B) { benchSeverity(b, withFields(b, benchRecord(b))) })
+}
+
+func benchSeverity(b *testing.B, r *source.Record) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		_ = Severity(r)
 	}
+}
+
+// withFields returns r with the Fields the API 2.0 source gives it.
+func withFields(tb testing.TB, r *source.Record) *source.Record {
+	tb.Helper()
+	out, info, err := jsonl.NormalizeMembers(nil, r.JSON, 0, nil)
+	if err != nil || len(info.Members) == 0 {
+		tb.Fatalf("%s: %v", r.JSON, err)
+	}
+	c := *r
+	c.JSON = out
+	c.Fields = nil
+	for _, m := range info.Members {
+		c.Fields = append(c.Fields, source.Field{Key: m.KeyIn(out), Value: m.ValueIn(out)})
+	}
+	return &c
 }
 
 // BenchmarkAppendShrink200KB formats a record with a 200 KB value that is

@@ -39,8 +39,10 @@
 // # Severity
 //
 // Decided from the record's Type and top-level fields (of its JSON, or of
-// Record.Fields when a source sends no JSON, as API 1.0 key_value with
-// SYSLOG_BODY=raw; case-sensitive names; API 2.0 / API 1.0 spelling;
+// Record.Fields when the source gives them: API 2.0 lists the members it
+// located while compacting the JSON, so the JSON is not walked again; API
+// 1.0 key_value with SYSLOG_BODY=raw sends no JSON, only its pairs;
+// case-sensitive names; API 2.0 / API 1.0 spelling;
 // values compared ASCII case-insensitively; "present" means not absent,
 // null, "", "null" or "-"):
 //

@@ -122,7 +122,7 @@ func (f *Formatter) Append(dst []byte, r *source.Record) (out []byte, shrunk boo
 	dst = appendJSONStringContent(dst, r.Type)
 	dst = append(dst, '"')
 	inner := trimJSONSpace(js[1 : len(js)-1])
-	if hasLogTypeKey(inner) {
+	if ownLogType(r, inner) {
 		inner = renameLogTypes(inner) // rare: allocates
 	}
 	if len(inner) > 0 {

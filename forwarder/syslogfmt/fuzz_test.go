@@ -18,7 +18,8 @@ import (
 // NUL, never exceeds the limit, always parses as strict RFC 5424, and in
 // json mode MSG is always valid UTF-8 JSON naming the type with exactly one
 // logType key (unless the event spells one with \u escapes); unshrunk messages without an own logType carry the original
-// bytes. Seeds: every real sample (added below) plus
+// bytes; the Fields located by jsonl.NormalizeMembers change nothing.
+// Seeds: every real sample (added below) plus
 // testdata/fuzz/FuzzAppend.
 func FuzzAppend(f *testing.F) {
 	for i, s := range loadSamples(f) {
@@ -31,10 +32,15 @@ func FuzzAppend(f *testing.F) {
 
 	parser := rfc5424.NewParser()
 	f.Fuzz(func(t *testing.T, js, raw []byte, typ string, ms int64, maxSel uint16, rawMode bool) {
+		var fields []source.Field // as the API 2.0 source gives them
 		if len(js) > 0 {
+			var info jsonl.Info
 			var err error
-			if js, err = jsonl.Normalize(nil, js); err != nil {
+			if js, info, err = jsonl.NormalizeMembers(nil, js, 0, nil); err != nil {
 				return // source.Record.JSON is always a compact object, valid UTF-8
+			}
+			for _, m := range info.Members {
+				fields = append(fields, source.Field{Key: m.KeyIn(js), Value: m.ValueIn(js)})
 			}
 		}
 		c := testConfig()
@@ -50,6 +56,13 @@ func FuzzAppend(f *testing.F) {
 		out, shrunk, err := fm.Append(nil, r)
 		if err != nil {
 			t.Fatalf("Append: %v", err)
+		}
+		// The same record with the members located while compacting: the
+		// same bytes (Severity reads the Fields instead of the JSON).
+		withFields := *r
+		withFields.Fields = fields
+		if out2, shrunk2, err := fm.Append(nil, &withFields); err != nil || shrunk2 != shrunk || !bytes.Equal(out2, out) {
+			t.Fatalf("with Fields: %q, %v, %v; without: %q, %v", out2, shrunk2, err, out, shrunk)
 		}
 		if i := bytes.IndexAny(out, "\n\r\x00"); i >= 0 {
 			t.Fatalf("forbidden byte %q at %d", out[i], i)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 )
 
 // The MSG's "logType" is the record's type, written first by the formatter.
@@ -21,6 +22,21 @@ const (
 	logTypeKey        = "logType"
 	renamedLogTypeKey = "originalLogType"
 )
+
+// ownLogType reports whether the record's JSON, whose members are inner,
+// has a top-level member named "logType" (hasLogTypeKey): from r.Fields
+// when the source located the JSON's members, without reading inner.
+func ownLogType(r *source.Record, inner []byte) bool {
+	if len(r.JSON) == 0 || len(r.Fields) == 0 {
+		return hasLogTypeKey(inner)
+	}
+	for _, f := range r.Fields {
+		if string(f.Key) == logTypeKey {
+			return true
+		}
+	}
+	return false
+}
 
 // hasLogTypeKey reports whether inner (the members of a JSON object) has a
 // top-level member named "logType" written without escapes, as every

@@ -15,8 +15,10 @@ const (
 )
 
 // Severity returns the syslog severity of r according to the table in the
-// package documentation. It reads only top-level fields of r.JSON, with
-// case-sensitive names, in one pass and without allocating.
+// package documentation. It reads only top-level fields, with
+// case-sensitive names, without allocating: those of r.Fields when the
+// source located them (see source.Record.Fields), else those of r.JSON in
+// one pass.
 func Severity(r *source.Record) int {
 	switch r.Type {
 	case "spam":
@@ -27,10 +29,13 @@ func Severity(r *source.Record) int {
 		return SeverityInformational
 	}
 	var f fields
-	if len(r.JSON) == 0 && len(r.Fields) > 0 {
-		f.fromFields(r.Fields)
-	} else {
+	switch {
+	case len(r.Fields) == 0:
 		f.scan(r.JSON)
+	case len(r.JSON) == 0:
+		f.fromFields(r.Fields)
+	default:
+		f.fromMembers(r.Fields)
 	}
 	switch r.Type {
 	case "av":
@@ -108,6 +113,20 @@ type fields struct {
 func (f *fields) fromFields(members []source.Field) {
 	for _, m := range members {
 		if p := f.slot(m.Key); p != nil && *p == nil {
+			*p = m.Value
+			if *p == nil {
+				*p = []byte{}
+			}
+		}
+	}
+}
+
+// fromMembers fills f from the members of a JSON object (Record.Fields
+// with JSON): as scan does from the JSON, the last value of a repeated key
+// counts.
+func (f *fields) fromMembers(members []source.Field) {
+	for _, m := range members {
+		if p := f.slot(m.Key); p != nil {
 			*p = m.Value
 			if *p == nil {
 				*p = []byte{}

@@ -1,6 +1,7 @@
 package syslogfmt
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -130,3 +131,45 @@ func TestFieldsScan(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendWithFields: the members located by jsonl.NormalizeMembers (as
+// the API 2.0 source passes them in Record.Fields) give the same message,
+// byte for byte, as reading the JSON: severity, own logType members
+// renamed, shrinking. For every sample, under every type, plus events
+// with their own logType.
+func TestAppendWithFields(t *testing.T) {
+	recs := []*source.Record{}
+	for _, s := range loadSamples(t) {
+		r := s.rec
+		r.Raw = nil
+		recs = append(recs, &r)
+	}
+	for _, js := range []string{
+		`{"logType":"MTA","action":"Block","n":1}`,
+		`{"a":1,"logType":{"x":2},"logType":"y","originalLogType":3}`,
+		`{"x":"logType","y":{"logType":1},"z":"\"logType\":2"}`,
+		`{"log\u0054ype":1,"big":"` + strings.Repeat("é\\\"x", 30000) + `"}`,
+	} {
+		recs = append(recs, &source.Record{Time: fixedNow, JSON: []byte(js)})
+	}
+	f := mustNew(t, testConfig())
+	for _, r := range recs {
+		wf := withFields(t, r)
+		for _, typ := range mimecastTypes {
+			r.Type, wf.Type = typ, typ
+			want, wantShrunk, err := f.Append(nil, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, gotShrunk, err := f.Append(nil, wf)
+			if err != nil || gotShrunk != wantShrunk || !bytes.Equal(got, want) {
+				t.Fatalf("%s as %q with Fields:\n%.300q, %v, %v\nwithout:\n%.300q, %v", r.JSON, typ, got, gotShrunk, err, want, wantShrunk)
+			}
+		}
+	}
+}
+
+// mimecastTypes are the log types (mimecast.Types, which this package does
+// not import).
+var mimecastTypes = []string{"receipt", "process", "delivery", "av", "spam", "internal email protect",
+	"impersonation protect", "url protect", "attachment protect", "journal"}

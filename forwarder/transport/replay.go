@@ -4,9 +4,9 @@ import "time"
 
 // replayEntry is one message kept for replay.
 type replayEntry struct {
-	at  time.Time
-	msg []byte // a copy, inside one of the ring's chunks
-	seq uint64 // sequence number of that chunk
+	at  time.Time // when it was on the wire (stamp); zero until then
+	msg []byte    // a copy, inside one of the ring's chunks
+	seq uint64    // sequence number of that chunk
 }
 
 // Chunk sizes of the replay ring's byte store: maxBytes/8, within these
@@ -22,6 +22,12 @@ const (
 // at most maxBytes message bytes in total. Not safe for concurrent use (the
 // Sender's lock guards it).
 //
+// A message is added when it is written to the connection's buffer and
+// timed when that buffer is flushed (stamp): what counts for the window is
+// when it went on the wire, and one clock reading per flush is cheaper
+// than one per message. A message not yet stamped is newer than every
+// stamped one; it is never dropped for its age, only for maxBytes.
+//
 // Message bytes are copied, in sending order, into a few large chunks that
 // are recycled once every message in them is pruned, so keeping a message
 // costs a copy but no allocation. Memory stays below about maxBytes plus a
@@ -31,6 +37,7 @@ type replayRing struct {
 	maxBytes int
 	entries  []replayEntry // live entries are entries[head:]
 	head     int
+	stamped  int // entries[:stamped] have their time (at)
 	bytes    int
 
 	chunks   [][]byte // chunks[k] has sequence number firstSeq+k; the last one is being filled
@@ -45,14 +52,29 @@ func (r *replayRing) chunkSize() int {
 	return min(max(r.maxBytes/8, minReplayChunk), maxReplayChunk)
 }
 
-// add records a copy of msg sent at now.
-func (r *replayRing) add(now time.Time, msg []byte) {
+// add records a copy of msg, not yet stamped.
+func (r *replayRing) add(msg []byte) {
 	if !r.enabled() || len(msg) > r.maxBytes {
 		return
 	}
 	kept, seq := r.store(msg)
-	r.entries = append(r.entries, replayEntry{at: now, msg: kept, seq: seq})
+	r.entries = append(r.entries, replayEntry{msg: kept, seq: seq})
 	r.bytes += len(msg)
+	if r.bytes > r.maxBytes {
+		r.prune(time.Time{})
+	}
+}
+
+// unstamped reports messages added since the last stamp.
+func (r *replayRing) unstamped() bool { return r.stamped < len(r.entries) }
+
+// stamp records that every message added so far was on the wire at now,
+// and drops those older than the window.
+func (r *replayRing) stamp(now time.Time) {
+	for i := r.stamped; i < len(r.entries); i++ {
+		r.entries[i].at = now
+	}
+	r.stamped = len(r.entries)
 	r.prune(now)
 }
 
@@ -85,13 +107,13 @@ func (r *replayRing) store(msg []byte) ([]byte, uint64) {
 	return c[start:len(c):len(c)], r.firstSeq + uint64(n-1)
 }
 
-// prune drops entries older than the window and the oldest ones beyond
-// maxBytes.
+// prune drops the oldest entries beyond maxBytes and, unless now is zero,
+// the stamped entries older than the window before now.
 func (r *replayRing) prune(now time.Time) {
 	pruned := false
 	for r.head < len(r.entries) {
 		e := r.entries[r.head]
-		if now.Sub(e.at) <= r.window && r.bytes <= r.maxBytes {
+		if r.bytes <= r.maxBytes && (now.IsZero() || r.head >= r.stamped || now.Sub(e.at) <= r.window) {
 			break
 		}
 		r.bytes -= len(e.msg)
@@ -99,13 +121,16 @@ func (r *replayRing) prune(now time.Time) {
 		r.head++
 		pruned = true
 	}
+	r.stamped = max(r.stamped, r.head)
 	if r.head == len(r.entries) {
 		r.entries = r.entries[:0]
 		r.head = 0
+		r.stamped = 0
 	} else if r.head >= 1024 && r.head*2 >= len(r.entries) {
 		n := copy(r.entries, r.entries[r.head:])
 		clear(r.entries[n:])
 		r.entries = r.entries[:n]
+		r.stamped -= r.head
 		r.head = 0
 	}
 	if pruned {
@@ -135,20 +160,22 @@ func (r *replayRing) recycle() {
 	r.firstSeq += uint64(drop)
 }
 
-// live returns the entries sent within the window before now, oldest
-// first, and forgets the older ones. The slice and the messages are valid
-// until the next add or prune.
+// live returns the entries sent within the window before now or not yet
+// stamped, oldest first, and forgets the older ones. The slice and the
+// messages are valid until the next add or prune.
 func (r *replayRing) live(now time.Time) []replayEntry {
 	r.prune(now)
 	return r.entries[r.head:]
 }
 
-// restamp marks every message kept as sent at now: after a replay, they
-// are as much at risk as the messages sent with them.
-func (r *replayRing) restamp(now time.Time) {
+// unstamp marks every message kept as not yet on the wire: after a
+// replay they wait in the new connection's buffer, as much at risk as the
+// messages sent with them, and the next stamp times them all.
+func (r *replayRing) unstamp() {
 	for i := r.head; i < len(r.entries); i++ {
-		r.entries[i].at = now
+		r.entries[i].at = time.Time{}
 	}
+	r.stamped = r.head
 }
 
 // len returns the number of messages kept.

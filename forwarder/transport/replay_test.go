@@ -8,6 +8,13 @@ import (
 	"time"
 )
 
+// addAt adds msg and stamps the ring at now: a message flushed as soon as
+// it is sent.
+func addAt(r *replayRing, now time.Time, msg []byte) {
+	r.add(msg)
+	r.stamp(now)
+}
+
 // ringMessages returns the live messages of r, oldest first, as strings.
 func ringMessages(r *replayRing, now time.Time) []string {
 	var out []string
@@ -21,13 +28,13 @@ func TestReplayRingWindowAndBytes(t *testing.T) {
 	t0 := time.Unix(1700000000, 0)
 	r := replayRing{window: 2 * time.Second, maxBytes: 10}
 	for i, m := range []string{"aaa", "bbb", "ccc"} {
-		r.add(t0.Add(time.Duration(i)*time.Second), []byte(m))
+		addAt(&r, t0.Add(time.Duration(i)*time.Second), []byte(m))
 	}
 	if got := ringMessages(&r, t0.Add(2*time.Second)); fmt.Sprint(got) != "[aaa bbb ccc]" {
 		t.Fatalf("live = %q", got)
 	}
 	// Beyond maxBytes: the oldest goes.
-	r.add(t0.Add(2*time.Second), []byte("dd"))
+	addAt(&r, t0.Add(2*time.Second), []byte("dd"))
 	if got := ringMessages(&r, t0.Add(2*time.Second)); fmt.Sprint(got) != "[bbb ccc dd]" || r.bytes != 8 {
 		t.Fatalf("live = %q, bytes %d", got, r.bytes)
 	}
@@ -39,13 +46,13 @@ func TestReplayRingWindowAndBytes(t *testing.T) {
 		t.Fatalf("live = %q, len %d, bytes %d, chunks %d", got, r.len(), r.bytes, len(r.chunks))
 	}
 	// Larger than maxBytes: not kept.
-	r.add(t0.Add(10*time.Second), []byte("0123456789A"))
+	addAt(&r, t0.Add(10*time.Second), []byte("0123456789A"))
 	if r.len() != 0 {
 		t.Fatalf("kept a message larger than maxBytes")
 	}
 	// Disabled.
 	off := replayRing{window: 0, maxBytes: 10}
-	off.add(t0, []byte("x"))
+	addAt(&off, t0, []byte("x"))
 	if off.len() != 0 {
 		t.Fatal("disabled ring kept a message")
 	}
@@ -70,7 +77,7 @@ func TestReplayRingReusesChunks(t *testing.T) {
 			buf = fmt.Appendf(buf, "<%d>", i)
 		}
 		msg := buf[:size]
-		r.add(t0, msg)
+		addAt(&r, t0, msg)
 		sent = append(sent, bytes.Clone(msg))
 		clear(buf[:cap(buf)]) // the caller reuses its buffer
 		if i%397 == 0 || i == 5999 {
@@ -108,15 +115,17 @@ func TestReplayRingAddAllocs(t *testing.T) {
 	r := replayRing{window: time.Hour, maxBytes: 1 << 20}
 	msg := bytes.Repeat([]byte("m"), 800)
 	for range 5000 { // warm up: entries slice and chunks at their steady size
-		r.add(t0, msg)
+		addAt(&r, t0, msg)
 	}
-	if n := testing.AllocsPerRun(1000, func() { r.add(t0, msg) }); n != 0 {
+	if n := testing.AllocsPerRun(1000, func() { addAt(&r, t0, msg) }); n != 0 {
 		t.Errorf("add allocates %v times per message in steady state", n)
 	}
 }
 
 // refRing is the replay ring as first written (one allocation per
-// message): the reference for TestReplayRingMatchesReference.
+// message), plus messages not yet stamped (zero at: never too old): the
+// reference for TestReplayRingMatchesReference and
+// TestReplayRingStampedAtFlush.
 type refRing struct {
 	window   time.Duration
 	maxBytes int
@@ -133,14 +142,108 @@ func (r *refRing) add(now time.Time, msg []byte) {
 	r.prune(now)
 }
 
+func (r *refRing) stamp(now time.Time) {
+	for i := range r.entries {
+		if r.entries[i].at.IsZero() {
+			r.entries[i].at = now
+		}
+	}
+	r.prune(now)
+}
+
 func (r *refRing) prune(now time.Time) {
 	for len(r.entries) > 0 {
 		e := r.entries[0]
-		if now.Sub(e.at) <= r.window && r.bytes <= r.maxBytes {
+		if (e.at.IsZero() || now.Sub(e.at) <= r.window) && r.bytes <= r.maxBytes {
 			break
 		}
 		r.bytes -= len(e.msg)
 		r.entries = r.entries[1:]
+	}
+}
+
+// compareLive fails t unless r and the reference would replay the same
+// messages, with the same times, after a loss noticed at now.
+func compareLive(t *testing.T, r *replayRing, ref *refRing, now time.Time, where string) {
+	t.Helper()
+	live := r.live(now)
+	ref.prune(now)
+	if len(live) != len(ref.entries) || r.bytes != ref.bytes {
+		t.Fatalf("%s: %d live (%d bytes), reference %d (%d bytes)", where, len(live), r.bytes, len(ref.entries), ref.bytes)
+	}
+	for k := range live {
+		if !bytes.Equal(live[k].msg, ref.entries[k].msg) || !live[k].at.Equal(ref.entries[k].at) {
+			t.Fatalf("%s: live entry %d differs from the reference", where, k)
+		}
+	}
+}
+
+// TestReplayRingStampedAtFlush: messages are timed by the flush that puts
+// them on the wire. Until then no age drops them (a connection lost with
+// them in its buffer replays them whenever it is noticed), maxBytes does;
+// after a replay (unstamp) they wait for the next flush again.
+func TestReplayRingStampedAtFlush(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	r := replayRing{window: time.Second, maxBytes: 10}
+	r.add([]byte("aaa"))
+	r.add([]byte("bbb"))
+	if !r.unstamped() {
+		t.Fatal("added messages are not waiting for their stamp")
+	}
+	if got := ringMessages(&r, t0.Add(time.Hour)); fmt.Sprint(got) != "[aaa bbb]" {
+		t.Fatalf("unstamped: live = %q", got)
+	}
+	r.stamp(t0)
+	r.add([]byte("ccc"))
+	if got := ringMessages(&r, t0.Add(2*time.Second)); fmt.Sprint(got) != "[ccc]" {
+		t.Fatalf("after the window of the stamped ones: live = %q", got)
+	}
+	r.add([]byte("dddddddd")) // 11 bytes > 10: the oldest goes, stamped or not
+	if got := ringMessages(&r, t0); fmt.Sprint(got) != "[dddddddd]" || r.bytes != 8 {
+		t.Fatalf("beyond maxBytes: live = %q, %d bytes", got, r.bytes)
+	}
+	r.stamp(t0.Add(5 * time.Second))
+	r.unstamp() // replayed into a new connection's buffer
+	if got := ringMessages(&r, t0.Add(time.Hour)); fmt.Sprint(got) != "[dddddddd]" {
+		t.Fatalf("after unstamp: live = %q", got)
+	}
+	r.stamp(t0.Add(time.Hour))
+	if got := ringMessages(&r, t0.Add(time.Hour+2*time.Second)); len(got) != 0 || r.unstamped() {
+		t.Fatalf("stamped again then aged: live = %q", got)
+	}
+
+	// Random sends, flushes, replays and looks, against the reference.
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, cfg := range []struct {
+		window   time.Duration
+		maxBytes int
+	}{{time.Second, 64 << 10}, {20 * time.Millisecond, 1 << 20}, {time.Hour, 5000}} {
+		r := replayRing{window: cfg.window, maxBytes: cfg.maxBytes}
+		ref := refRing{window: cfg.window, maxBytes: cfg.maxBytes}
+		now := t0
+		for i := range 6000 {
+			now = now.Add(time.Duration(rng.IntN(2000)) * time.Microsecond)
+			msg := bytes.Repeat([]byte{byte('a' + i%26)}, 1+rng.IntN(1500))
+			msg[0] = byte(i)
+			r.add(msg)
+			ref.add(time.Time{}, msg)
+			switch rng.IntN(40) {
+			case 0, 1: // a flush
+				r.stamp(now)
+				ref.stamp(now)
+			case 2: // a replay after a loss
+				if rng.IntN(4) == 0 {
+					r.unstamp()
+					for k := range ref.entries {
+						ref.entries[k].at = time.Time{}
+					}
+				}
+			case 3: // a loss noticed later
+				later := now.Add(time.Duration(rng.IntN(int(2 * cfg.window))))
+				compareLive(t, &r, &ref, later, fmt.Sprintf("%+v message %d", cfg, i))
+				now = later
+			}
+		}
 	}
 }
 
@@ -166,20 +269,11 @@ func TestReplayRingMatchesReference(t *testing.T) {
 			if size > 0 {
 				msg[0] = byte(i)
 			}
-			r.add(now, msg)
+			addAt(&r, now, msg)
 			ref.add(now, msg)
 			if rng.IntN(50) == 0 {
 				later := now.Add(time.Duration(rng.IntN(int(2 * cfg.window))))
-				live := r.live(later)
-				ref.prune(later)
-				if len(live) != len(ref.entries) || r.bytes != ref.bytes {
-					t.Fatalf("%+v message %d: %d live (%d bytes), reference %d (%d bytes)", cfg, i, len(live), r.bytes, len(ref.entries), ref.bytes)
-				}
-				for k := range live {
-					if !bytes.Equal(live[k].msg, ref.entries[k].msg) || !live[k].at.Equal(ref.entries[k].at) {
-						t.Fatalf("%+v message %d: live entry %d differs from the reference", cfg, i, k)
-					}
-				}
+				compareLive(t, &r, &ref, later, fmt.Sprintf("%+v message %d", cfg, i))
 				now = later
 			}
 		}

@@ -13,11 +13,17 @@
 // A replay ring re-sends the last few seconds of messages after an
 // unexpected disconnect, covering bytes the receiver's kernel acknowledged
 // but the receiver process never read. A receiver still connected one
-// window after a message is assumed to have processed it; so that an idle
+// window after a message went on the wire (the flush of the buffer that
+// held it: the ring reads the clock once per flush, not per message) is
+// assumed to have processed it; so that an idle
 // connection is not left unobserved, the connection is checked one window
 // after the last Confirm, and the replay covers the window before the last
 // time the lost connection was seen alive (not before the moment the loss
 // is noticed, which may be much later).
+//
+// The per-message path is kept short: one lock (a sync.Mutex when free),
+// a copy into the buffer and the ring; the receiver's message and byte
+// counters are added per flush (exact whenever Confirm returns).
 //
 // A TLS handshake that fails on verification (the receiver's certificate
 // or host name) or on the receiver's certificate alert is a configuration
@@ -89,7 +95,7 @@ type Sender struct {
 	cfg  Config
 	eps  []*receiver
 	log  *slog.Logger
-	lock chan struct{} // a 1-slot semaphore: held for one message, a connect or a flush
+	lock *waitLock     // held for one message, a connect or a flush
 	done chan struct{} // closed by Close
 	once sync.Once
 
@@ -135,6 +141,22 @@ type conn struct {
 	w            *bufio.Writer   // nil for datagram transports
 	nextFailback time.Time
 	alive        atomic.Int64 // when the peer was last seen connected, as time.Since(Sender.base)
+
+	// Messages and bytes written but not yet added to the receiver's
+	// counters (guarded by the Sender's lock): counted per flush, not per
+	// message (publish).
+	msgs, bytes int64
+}
+
+// publish adds the messages and bytes written since the last call to the
+// receiver's counters. It is called whenever a buffer goes to the socket
+// (so Confirm leaves the counters exact) and before c is given up.
+func (c *conn) publish() {
+	if c.msgs > 0 {
+		c.r.messages.Add(float64(c.msgs))
+		c.r.bytes.Add(float64(c.bytes))
+		c.msgs, c.bytes = 0, 0
+	}
 }
 
 // countingConn counts the bytes written to the socket (TLS records included).
@@ -164,7 +186,7 @@ func New(c Config, m *metrics.Metrics, log *slog.Logger) (*Sender, error) {
 	s := &Sender{
 		cfg:    c,
 		log:    log,
-		lock:   make(chan struct{}, 1),
+		lock:   newWaitLock(),
 		done:   make(chan struct{}),
 		replay: replayRing{window: c.ReplayWindow, maxBytes: c.ReplayMaxBytes},
 		base:   time.Now(),
@@ -248,22 +270,16 @@ func loadTLS(c Config) (*tls.Config, error) {
 func (s *Sender) Epoch() uint64 { return s.epoch.Load() }
 
 func (s *Sender) acquire(ctx context.Context) error {
-	if ctx.Err() == nil { // fast path: the lock is usually free
-		select {
-		case s.lock <- struct{}{}:
-			return nil
-		default:
-		}
-	}
-	select {
-	case s.lock <- struct{}{}:
+	if ctx.Err() == nil && s.lock.tryLock() { // fast path: the lock is usually free
 		return nil
-	case <-ctx.Done():
+	}
+	if ctx.Err() != nil || !s.lock.lock(ctx.Done(), nil) {
 		return fmt.Errorf("waiting for the syslog sender: %w", context.Cause(ctx))
 	}
+	return nil
 }
 
-func (s *Sender) release() { <-s.lock }
+func (s *Sender) release() { s.lock.unlock() }
 
 // Send writes one message (without framing) and returns the epoch of the
 // connection that took it. It blocks while no receiver is reachable and
@@ -296,10 +312,21 @@ func (s *Sender) Send(ctx context.Context, msg []byte) (uint64, error) {
 		return 0, err
 	}
 	epoch := s.epoch.Load()
-	if err := s.write(ctx, c, msg); err != nil {
+	wire, err := s.write(ctx, c, msg)
+	if err != nil {
 		return 0, s.writeFailed(ctx, c, "write", err)
 	}
-	s.replay.add(time.Now(), msg)
+	if s.replay.enabled() {
+		if c.w == nil { // a datagram: on the wire now
+			s.replay.add(msg)
+			s.replay.stamp(time.Now())
+		} else {
+			if wire { // what was buffered before msg is on the wire now
+				s.replay.stamp(time.Now())
+			}
+			s.replay.add(msg)
+		}
+	}
 	return epoch, nil
 }
 
@@ -529,13 +556,14 @@ func (s *Sender) install(ctx context.Context, c *conn) error {
 	if s.lost && s.replay.enabled() {
 		entries := s.replay.live(s.lostAlive)
 		for _, e := range entries {
-			if err := s.write(ctx, c, e.msg); err != nil {
+			if _, err := s.write(ctx, c, e.msg); err != nil {
 				c.abort()
+				c.publish()
 				c.r.writeErrors.Inc()
 				return fmt.Errorf("replaying: %w", err)
 			}
 		}
-		s.replay.restamp(time.Now())
+		s.replay.unstamp() // timed again when the new buffer is flushed
 		c.r.rep.Add(float64(len(entries)))
 		if len(entries) > 0 {
 			s.log.Info("replayed recent messages after a lost connection", "receiver", c.r.label, "messages", len(entries))
@@ -560,6 +588,7 @@ func (s *Sender) drop(c *conn, cause error) {
 		return
 	}
 	c.abort()
+	c.publish()
 	c.r.connected.Set(0)
 	s.cur = nil
 	s.lostAlive = s.aliveAt(c)
@@ -605,8 +634,10 @@ func (s *Sender) failback(ctx context.Context, c *conn) {
 
 // write writes one framed message (or datagram) to c. A write that may
 // reach the socket is bounded by armWrite; a stream message that fits in
-// the buffer is only copied.
-func (s *Sender) write(ctx context.Context, c *conn, msg []byte) error {
+// the buffer is only copied. wire reports a write to the socket: a
+// datagram, or a full buffer flushed (then every byte written before msg
+// is on the wire) and the counters published.
+func (s *Sender) write(ctx context.Context, c *conn, msg []byte) (wire bool, err error) {
 	framed := len(msg) + 1
 	if c.w != nil && c.r.framing == FramingOctetCounting {
 		s.scratch = strconv.AppendInt(s.scratch[:0], int64(len(msg)), 10)
@@ -616,9 +647,10 @@ func (s *Sender) write(ctx context.Context, c *conn, msg []byte) error {
 	if c.w == nil || framed > c.w.Available() {
 		stop, err := s.armWrite(ctx, c)
 		if err != nil {
-			return err
+			return false, err
 		}
 		defer stop()
+		wire = true
 	}
 	var n int
 	switch {
@@ -627,43 +659,58 @@ func (s *Sender) write(ctx context.Context, c *conn, msg []byte) error {
 			c.w.Write(s.scratch) // errors are sticky: reported by the next call
 			n = len(s.scratch) + len(msg)
 			if _, err := c.w.Write(msg); err != nil {
-				return err
+				return false, err
 			}
 		} else {
 			c.w.Write(msg)
 			if err := c.w.WriteByte('\n'); err != nil {
-				return err
+				return false, err
 			}
 			n = len(msg) + 1
 		}
 	case c.r.scheme == schemeWazuhQueue:
 		s.scratch = append(append(s.scratch[:0], c.r.queueHeader...), msg...)
 		if _, err := c.nc.Write(s.scratch); err != nil {
-			return err
+			return false, err
 		}
 		n = len(s.scratch)
 	default:
 		if _, err := c.nc.Write(msg); err != nil {
-			return err
+			return false, err
 		}
 		n = len(msg)
 	}
-	c.r.messages.Inc()
-	c.r.bytes.Add(float64(n))
-	return nil
+	c.msgs++
+	c.bytes += int64(n)
+	if wire {
+		c.publish()
+	}
+	return wire, nil
 }
 
-// flush writes the buffer of a stream connection (bounded by armWrite).
+// flush writes the buffer of a stream connection (bounded by armWrite),
+// publishes the counters and stamps the replay ring: every message written
+// is on the wire.
 func (s *Sender) flush(ctx context.Context, c *conn) error {
-	if c.w == nil || c.w.Buffered() == 0 {
+	c.publish()
+	if c.w == nil {
 		return nil
 	}
-	stop, err := s.armWrite(ctx, c)
-	if err != nil {
-		return err
+	if c.w.Buffered() > 0 {
+		stop, err := s.armWrite(ctx, c)
+		if err != nil {
+			return err
+		}
+		err = c.w.Flush()
+		stop()
+		if err != nil {
+			return err
+		}
 	}
-	defer stop()
-	return c.w.Flush()
+	if s.replay.unstamped() {
+		s.replay.stamp(time.Now())
+	}
+	return nil
 }
 
 // armWrite bounds a write to c's socket: it sets the write deadline to
@@ -910,9 +957,7 @@ func (s *Sender) scheduleCheck() {
 // next Send reconnects and replays what was sent within the window before
 // it was last seen alive.
 func (s *Sender) check() {
-	select {
-	case s.lock <- struct{}{}:
-	case <-s.done:
+	if !s.lock.lock(s.done, nil) {
 		return
 	}
 	defer s.release()
@@ -1006,7 +1051,7 @@ func (s *Sender) Close() error {
 		s.watch.Stop()
 	}
 	s.watchMu.Unlock()
-	s.lock <- struct{}{}
+	s.lock.lock(nil, nil)
 	defer s.release()
 	if s.closed {
 		return nil
@@ -1017,6 +1062,7 @@ func (s *Sender) Close() error {
 		return nil
 	}
 	s.cur = nil
+	c.publish()
 	c.r.connected.Set(0)
 	if err := c.close(); err != nil {
 		return fmt.Errorf("closing the syslog connection to %s: %w", c.r.label, err)

@@ -88,3 +88,28 @@ func BenchmarkGunzipSplit(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAppendFields measures turning the located members of the real
+// samples into source.Record.Fields.
+func BenchmarkAppendFields(b *testing.B) {
+	type ev struct {
+		out     []byte
+		members []jsonl.Member
+	}
+	var evs []ev
+	for _, l := range mimecasttest.V2CGLines(b) {
+		out, info, err := jsonl.NormalizeMembers(nil, l, 0, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		evs = append(evs, ev{out, info.Members})
+	}
+	var fields []source.Field
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e := evs[i%len(evs)]
+		fields = appendFields(fields[:0], e.out, e.members)
+		i++
+	}
+}

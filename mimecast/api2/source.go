@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -621,6 +622,7 @@ func (b *Batch) file(ctx context.Context, idx int, rawURL string, rec *source.Re
 		}
 		rec.JSON = out
 		rec.Time = info.Time
+		rec.Fields = appendFields(rec.Fields[:0], out, info.Members)
 		if err := fn(rec); err != nil {
 			return err
 		}
@@ -645,6 +647,23 @@ func (b *Batch) readFailure(where string, lineNo int, err error) error {
 	}
 	s.skips.File(metrics.ReasonCorruptArchive, where, lineNo, err)
 	return nil
+}
+
+// appendFields appends the members located in out as source.Record.Fields
+// (with JSON) has them. None located (an object with too many) gives an
+// empty Fields: the formatter then reads the JSON.
+func appendFields(fields []source.Field, out []byte, members []jsonl.Member) []source.Field {
+	n := len(fields)
+	fields = slices.Grow(fields, len(members))[:n+len(members)]
+	for i, m := range members {
+		f := &fields[n+i]
+		f.Key = out[m.Key:m.KeyEnd]
+		f.Value = out[m.Value:m.ValueEnd]
+		if f.Value[0] == '"' {
+			f.Value = f.Value[1 : len(f.Value)-1]
+		}
+	}
+	return fields
 }
 
 func isBlank(b []byte) bool {
