@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/flate"
 
@@ -203,7 +204,11 @@ func (b *fileBatch) readMember(ctx context.Context, m member, fn func(*source.Re
 		return nil
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 64<<10)
+	// Read errors are marked here, under the one read buffer: the line
+	// scanner of readKeyValue reads through br itself (bufio.NewReaderSize
+	// returns a large enough *bufio.Reader as it is), so lines are not
+	// copied from buffer to buffer.
+	br := bufio.NewReaderSize(markReader{rc}, readBufferSize)
 	kind, err := sniff(br)
 	if err != nil {
 		b.src.skip.File(damageReason(err), file, 0, err)
@@ -301,10 +306,14 @@ func sniff(br *bufio.Reader) (int, error) {
 	}
 }
 
+// readBufferSize is the size of a member's read buffer. It is the line
+// scanner's (jsonl.NewScanner), so that the scanner uses this buffer.
+const readBufferSize = 64 << 10
+
 // readJSON streams the documents {"type":"MTA","data":[event,…]} of a
 // member, event by event.
 func (b *fileBatch) readJSON(ctx context.Context, r io.Reader, typ, file string, fn func(*source.Record) error) (int, error) {
-	dec := json.NewDecoder(markReader{r})
+	dec := json.NewDecoder(r)
 	n := 0
 	var raw json.RawMessage
 	rec := source.Record{Type: typ}
@@ -407,12 +416,14 @@ func jsonErr(err error) error {
 	return err
 }
 
-// readKeyValue reads one record per line.
-func (b *fileBatch) readKeyValue(ctx context.Context, r io.Reader, typ, file string, fn func(*source.Record) error) (int, error) {
-	sc := jsonl.NewBudgetScanner(ctx, markReader{r}, 0, b.src.cfg.LineBudget)
+// readKeyValue reads one record per line. The time comes from the pairs
+// (pairsTime) in both modes, so that the JSON built is not scanned again.
+func (b *fileBatch) readKeyValue(ctx context.Context, r *bufio.Reader, typ, file string, fn func(*source.Record) error) (int, error) {
+	sc := jsonl.NewBudgetScanner(ctx, r, 0, b.src.cfg.LineBudget)
 	defer sc.Close()
 	n := 0
 	rec := source.Record{Type: typ}
+	rawOnly := b.src.cfg.RawOnly
 	for sc.Scan() {
 		line := sc.Bytes()
 		if sc.TooLong() {
@@ -429,31 +440,20 @@ func (b *fileBatch) readKeyValue(ctx context.Context, r io.Reader, typ, file str
 		}
 		b.pairs = pairs
 		rec.Raw = line
-		if b.src.cfg.RawOnly {
-			// The body is the line itself: no JSON is built, the time and
-			// the severity's fields come straight from the pairs.
-			rec.JSON = nil
-			rec.Fields = b.fields[:0]
-			var ts jsonl.TimeScan
-			var seenTS, seenDT bool
-			for _, p := range pairs {
-				rec.Fields = append(rec.Fields, source.Field{Key: p.Key, Value: p.Value})
-				switch {
-				case !seenTS && string(p.Key) == "timestamp":
-					seenTS = true
-					ts.String(p.Key, p.Value)
-				case !seenDT && string(p.Key) == "datetime":
-					seenDT = true
-					ts.String(p.Key, p.Value)
-				}
+		rec.Time = pairsTime(pairs)
+		if rawOnly {
+			// The body is the line itself: no JSON is built, the
+			// severity's fields come straight from the pairs.
+			fields := b.fields[:0]
+			for i := range pairs {
+				fields = append(fields, source.Field{Key: pairs[i].Key, Value: pairs[i].Value})
 			}
-			b.fields = rec.Fields
-			rec.Time, _ = ts.Result()
+			b.fields = fields
+			rec.Fields = fields
 		} else {
 			js := keyvalue.AppendJSON(b.js[:0], pairs)
 			b.js = keepSmall(js)
 			rec.JSON = js
-			rec.Time, _ = jsonl.EventTime(js)
 		}
 		if err := ctx.Err(); err != nil {
 			return n, errFn{err}
@@ -467,6 +467,32 @@ func (b *fileBatch) readKeyValue(ctx context.Context, r io.Reader, typ, file str
 		return n, errFn{ctx.Err()} // waiting for the line budget was cancelled
 	}
 	return n, sc.Err()
+}
+
+// pairsTime returns the time of a key_value record by jsonl.EventTime's
+// rule, as EventTime would read it from the record's JSON form
+// (keyvalue.AppendJSON): of a repeated "timestamp" or "datetime" only the
+// first keeps that name there, so only the first is offered. Zero when
+// the record has no usable time.
+func pairsTime(pairs []keyvalue.Pair) time.Time {
+	var ts jsonl.TimeScan
+	var seenTS, seenDT bool
+	for i := range pairs {
+		switch key := pairs[i].Key; string(key) {
+		case "timestamp":
+			if !seenTS {
+				seenTS = true
+				ts.String(key, pairs[i].Value)
+			}
+		case "datetime":
+			if !seenDT {
+				seenDT = true
+				ts.String(key, pairs[i].Value)
+			}
+		}
+	}
+	t, _ := ts.Result()
+	return t
 }
 
 // keepSmall returns b emptied for reuse, or nil when it grew past 1 MiB for

@@ -10,7 +10,8 @@
 // three times compress/flate's speed). A key_value line becomes a record
 // with the line as Raw and its pairs as JSON (keyvalue.AppendJSON); with
 // Config.RawOnly (SYSLOG_BODY=raw) no JSON is built and the pairs go to
-// Record.Fields, the time read from them as jsonl.EventTime would.
+// Record.Fields. In both modes the time is read from the pairs as
+// jsonl.EventTime would read it from the JSON form.
 //
 // Wiring:
 //
