@@ -23,6 +23,7 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/keyvalue"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/readahead"
 )
 
 // memberPrefixes maps zip member name prefixes to canonical log types
@@ -205,11 +206,16 @@ func (b *fileBatch) readMember(ctx context.Context, m member, fn func(*source.Re
 		return nil
 	}
 	defer rc.Close()
+	// With more than one core the member is inflated ahead, on a goroutine
+	// of its own, while its records are parsed and sent. Closed before rc
+	// (deferred after it): the goroutine has ended when rc is closed.
+	ra := readahead.New(rc, nil)
+	defer ra.Close()
 	// Read errors are marked here, under the one read buffer: the line
 	// scanner of readKeyValue reads through br itself (bufio.NewReaderSize
 	// returns a large enough *bufio.Reader as it is), so lines are not
 	// copied from buffer to buffer.
-	br := bufio.NewReaderSize(markReader{rc}, readBufferSize)
+	br := bufio.NewReaderSize(markReader{ra}, readBufferSize)
 	kind, err := sniff(br)
 	if err != nil {
 		b.src.skip.File(damageReason(err), file, 0, err)
