@@ -108,8 +108,8 @@ type fileBatch struct {
 
 	// Reused buffers.
 	js     []byte
-	pairs  []keyvalue.Pair
-	fields []source.Field
+	kv     kvParser
+	blocks []*kvBlock // parseAhead's
 }
 
 func (b *fileBatch) Cursor() []byte { return b.cursor }
@@ -423,49 +423,30 @@ func jsonErr(err error) error {
 	return err
 }
 
-// readKeyValue reads one record per line. The time comes from the pairs
-// (pairsTime) in both modes, so that the JSON built is not scanned again.
+// readKeyValue reads one record per line. With more than one core the
+// lines are parsed ahead (readKeyValueAhead).
 func (b *fileBatch) readKeyValue(ctx context.Context, r *bufio.Reader, typ, file string, fn func(*source.Record) error) (int, error) {
+	if readahead.Enabled() {
+		return b.readKeyValueAhead(ctx, r, typ, file, fn)
+	}
 	sc := jsonl.NewBudgetScanner(ctx, r, 0, b.src.cfg.LineBudget)
 	defer sc.Close()
 	n := 0
 	rec := source.Record{Type: typ}
-	rawOnly := b.src.cfg.RawOnly
+	p := &b.kv
+	p.rawOnly = b.src.cfg.RawOnly
 	for sc.Scan() {
 		line := sc.Bytes()
 		if sc.TooLong() {
-			b.src.skip.Record(metrics.ReasonBadLine, file, sc.LineNo(), line, fmt.Errorf("line of %d bytes is longer than %d bytes", sc.Size(), sc.MaxLine()))
+			b.src.skip.Record(metrics.ReasonBadLine, file, sc.LineNo(), line, tooLong(sc))
 			continue
 		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		pairs, err := keyvalue.AppendParse(b.pairs, line)
-		if err != nil {
-			b.src.skip.Record(metrics.ReasonBadLine, file, sc.LineNo(), line, err)
-			continue
-		}
-		b.pairs = pairs
-		rec.Raw = line
-		rec.Time = pairsTime(pairs)
-		if rawOnly {
-			// The body is the line itself: no JSON is built, the
-			// severity's fields come straight from the pairs.
-			fields := slices.Grow(b.fields[:0], len(pairs))[:len(pairs)]
-			for i := range pairs {
-				// Field by field: appending a source.Field literal
-				// builds it on the stack with 8-byte stores and copies
-				// it with 16-byte loads, which stall on store
-				// forwarding (a tenth of the raw path's time).
-				fields[i].Key = pairs[i].Key
-				fields[i].Value = pairs[i].Value
+		p.reset()
+		if err := p.parse(&rec, line); err != nil {
+			if err != errBlank {
+				b.src.skip.Record(metrics.ReasonBadLine, file, sc.LineNo(), line, err)
 			}
-			b.fields = fields
-			rec.Fields = fields
-		} else {
-			js := keyvalue.AppendJSON(b.js[:0], pairs)
-			b.js = keepSmall(js)
-			rec.JSON = js
+			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return n, errFn{err}
@@ -479,6 +460,66 @@ func (b *fileBatch) readKeyValue(ctx context.Context, r *bufio.Reader, typ, file
 		return n, errFn{ctx.Err()} // waiting for the line budget was cancelled
 	}
 	return n, sc.Err()
+}
+
+func tooLong(sc *jsonl.Scanner) error {
+	return fmt.Errorf("line of %d bytes is longer than %d bytes", sc.Size(), sc.MaxLine())
+}
+
+// errBlank is kvParser.parse's answer for a blank line (not a bad line).
+var errBlank = errors.New("blank line")
+
+// kvParser turns key_value lines into records. Its buffers are reused:
+// the records it fills alias them until reset.
+type kvParser struct {
+	rawOnly bool
+	pairs   []keyvalue.Pair
+	fields  []source.Field // every record's fields since reset
+	js      []byte         // every record's JSON since reset
+}
+
+// reset empties the buffers for reuse (dropping one grown past 1 MiB).
+func (p *kvParser) reset() {
+	p.fields = p.fields[:0]
+	p.js = keepSmall(p.js)
+}
+
+// parse fills rec's Raw, Time and Fields (rawOnly) or JSON from line. It
+// returns errBlank for a blank line and the parse error of a bad one.
+// The time comes from the pairs (pairsTime) in both modes, so that the
+// JSON built is not scanned again.
+func (p *kvParser) parse(rec *source.Record, line []byte) error {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return errBlank
+	}
+	pairs, err := keyvalue.AppendParse(p.pairs, line)
+	if err != nil {
+		return err
+	}
+	p.pairs = pairs
+	rec.Raw = line
+	rec.Time = pairsTime(pairs)
+	if !p.rawOnly {
+		start := len(p.js)
+		p.js = keyvalue.AppendJSON(p.js, pairs)
+		rec.JSON = p.js[start:len(p.js):len(p.js)]
+		return nil
+	}
+	// The body is the line itself: no JSON is built, the severity's
+	// fields come straight from the pairs.
+	start := len(p.fields)
+	p.fields = slices.Grow(p.fields, len(pairs))[:start+len(pairs)]
+	fields := p.fields[start:len(p.fields):len(p.fields)]
+	for i := range pairs {
+		// Field by field: appending a source.Field literal builds it on
+		// the stack with 8-byte stores and copies it with 16-byte loads,
+		// which stall on store forwarding (a tenth of the raw path's
+		// time).
+		fields[i].Key = pairs[i].Key
+		fields[i].Value = pairs[i].Value
+	}
+	rec.Fields = fields
+	return nil
 }
 
 // pairsTime returns the time of a key_value record by jsonl.EventTime's

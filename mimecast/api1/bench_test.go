@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
@@ -129,3 +131,51 @@ func BenchmarkSimulatorKeyValueRawOnly(b *testing.B) {
 	fb, n := simulatorBatch(b, "key_value")
 	runRecords(b, fb, n, true)
 }
+
+// benchmarkFormatted reads the simulator's key_value zip and formats
+// every record as a syslog message (as the pipeline does before sending),
+// with GOMAXPROCS 1 and 2: with 2 the members are inflated and parsed
+// ahead while the records are formatted.
+func benchmarkFormatted(b *testing.B, rawOnly bool) {
+	cfg := syslogfmt.DefaultConfig()
+	cfg.Hostname = "bench"
+	if rawOnly {
+		cfg.Body = syslogfmt.BodyRaw
+	}
+	f, err := syslogfmt.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, procs := range []int{1, 2} {
+		b.Run(fmt.Sprintf("GOMAXPROCS=%d", procs), func(b *testing.B) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			fb, n := simulatorBatch(b, "key_value")
+			fb.src.cfg.RawOnly = rawOnly
+			var msg []byte
+			var size int
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				got := 0
+				err := fb.Records(ctx, func(r *source.Record) error {
+					var err error
+					msg, _, err = f.Append(msg[:0], r)
+					size += len(msg)
+					got++
+					return err
+				})
+				if err != nil || got != n {
+					b.Fatalf("%d records, %v", got, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+		})
+	}
+}
+
+// BenchmarkSimulatorFormattedRaw: the simulator's key_value zip to syslog
+// messages with SYSLOG_BODY=raw.
+func BenchmarkSimulatorFormattedRaw(b *testing.B) { benchmarkFormatted(b, true) }
+
+// BenchmarkSimulatorFormattedJSON: the same with SYSLOG_BODY=json.
+func BenchmarkSimulatorFormattedJSON(b *testing.B) { benchmarkFormatted(b, false) }

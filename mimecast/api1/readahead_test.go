@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/flate"
 	"go.uber.org/goleak"
 
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/readahead"
@@ -187,4 +189,99 @@ func TestAbandonedBatchEndsReadAhead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestParseAheadSameAsDirect: parsing ahead (GOMAXPROCS=2) delivers the
+// same records, in the same order, and skips the same lines as reading
+// directly, across block boundaries: many short lines, lines around the
+// size where a line is no longer copied (heldLine), lines past 1 MiB that
+// take the line budget, blank, bad and too long lines. The budget is free
+// afterwards.
+func TestParseAheadSameAsDirect(t *testing.T) {
+	var member bytes.Buffer
+	long := func(i, n int) string {
+		return fmt.Sprintf("datetime=2017-05-26T16:47:41+0100|aCode=long-%d|Subject=\\%s\\|Act=Rej", i, strings.Repeat("s", n))
+	}
+	for i := range 3000 {
+		switch {
+		case i%500 == 7:
+			member.WriteString(long(i, heldLine-60)) // just below heldLine
+		case i%500 == 8:
+			member.WriteString(long(i, heldLine+10)) // held
+		case i%500 == 9:
+			member.WriteString("   ") // blank
+		case i%500 == 10:
+			member.WriteString("not a key value line")
+		case i == 1200:
+			member.WriteString(long(i, 2<<20)) // takes the line budget
+		case i == 1300:
+			member.WriteString(long(i, 5<<20)) // too long for the budget
+		default:
+			fmt.Fprintf(&member, "datetime=2017-05-26T16:47:41+0100|aCode=%d|acc=C0A0|Act=Acc|Subject=\\short %d\\", i, i)
+		}
+		member.WriteByte('\n')
+	}
+	zipped := makeZip(t,
+		zipMember{name: "receipt_1.log", data: member.Bytes()},
+		zipMember{name: "process_1.log", data: keyValueLines("process", 700)},
+	)
+	for _, rawOnly := range []bool{true, false} {
+		var runs [][]collected
+		for _, procs := range []int{1, 2} {
+			withGOMAXPROCS(t, procs, func(t *testing.T) {
+				budget := jsonl.NewLineBudget(jsonl.LineClaim(3<<20), nil)
+				e := newEnv(t, func(c *Config) { c.FileFormat = FormatKeyValue; c.RawOnly = rawOnly; c.LineBudget = budget },
+					func(w http.ResponseWriter, req siemRequest, n int) { writeFile(w, "MTA.zip", zipped, "next") })
+				got, _ := fetchAll(t, e, nil)
+				if want := 700 + 3000 - 6*2 - 1; len(got) != want {
+					t.Errorf("rawOnly=%v: %d records, want %d", rawOnly, len(got), want)
+				}
+				if v := value(t, e.m.RecordsSkipped.WithLabelValues(StreamName, metrics.ReasonBadLine)); v != 7 {
+					t.Errorf("rawOnly=%v: bad_line = %v, want 7 (6 bad, 1 too long)", rawOnly, v)
+				}
+				if budget.InUse() != 0 {
+					t.Errorf("budget in use %d after the batch", budget.InUse())
+				}
+				if logs := e.logs.String(); !strings.Contains(logs, "line=2511") || !strings.Contains(logs, "line=1301") {
+					t.Errorf("the skipped lines' numbers are not logged")
+				}
+				runs = append(runs, got)
+			})
+		}
+		if len(runs) == 2 && !reflect.DeepEqual(runs[0], runs[1]) {
+			t.Errorf("rawOnly=%v: parsing ahead delivered other records than reading directly", rawOnly)
+		}
+	}
+}
+
+// TestAbandonedWhileLineHeld: abandoning a member while the parser waits
+// for a long (not copied) line to be delivered ends the parser.
+func TestAbandonedWhileLineHeld(t *testing.T) {
+	var member bytes.Buffer
+	for i := range 20 {
+		fmt.Fprintf(&member, "datetime=2017-05-26T16:47:41+0100|aCode=%d|Subject=\\%s\\\n", i, strings.Repeat("x", 2*heldLine))
+	}
+	zipped := makeZip(t, zipMember{name: "receipt_1.log", data: member.Bytes()})
+	stop := errors.New("receiver down")
+	withGOMAXPROCS(t, 2, func(t *testing.T) {
+		e := newEnv(t, func(c *Config) { c.FileFormat = FormatKeyValue },
+			func(w http.ResponseWriter, req siemRequest, n int) { writeFile(w, "MTA.zip", zipped, "next") })
+		b, err := e.src.Fetch(t.Context(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.(io.Closer).Close()
+		before := goleak.IgnoreCurrent()
+		calls := 0
+		err = b.Records(t.Context(), func(*source.Record) error {
+			if calls++; calls == 3 {
+				return stop
+			}
+			return nil
+		})
+		if err != stop || calls != 3 {
+			t.Errorf("Records = %v after %d records, want the callback's error after 3", err, calls)
+		}
+		goleak.VerifyNone(t, before)
+	})
 }
