@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/syslogfmt"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/mimecasttest"
@@ -97,5 +99,44 @@ func TestRawOnlyKeyValueSameMessages(t *testing.T) {
 		if !pris[p] {
 			t.Errorf("no message with %s: %v", p, pris)
 		}
+	}
+}
+
+// TestKeyValueTimeAsEventTime: the time of a key_value record, read from
+// its pairs (in both modes), is the time jsonl.EventTime reads from the
+// record's JSON form, also with repeated, invalid or missing time fields.
+func TestKeyValueTimeAsEventTime(t *testing.T) {
+	lines := []string{
+		string(mimecasttest.KeyValueLine(t)),
+		`datetime=2017-05-26T16:47:41-0400|Act=Acc`,
+		`datetime=bad|datetime=2017-05-26T16:47:41Z|Act=Rej`,
+		`timestamp=1715767102752|datetime=2017-05-26T16:47:41Z`,
+		`datetime=2017-05-26T16:47:41Z|timestamp=1715767102752`,
+		`timestamp=x|timestamp=1715767102752|datetime=2017-05-26T16:47:41Z`,
+		`timestamp=1715767102|datetime=2017-05-26T16:47:41Z`,
+		`datetime=\2017-05-26T16:47:41+0100\|Act=Acc`,
+		`Datetime=2017-05-26T16:47:41Z|acc=C0A0`,
+		`acc=C0A0|Subject=\no time\`,
+		"datetime=2017-05-26T16:47:41+0100\xff|acc=1",
+	}
+	zipped := makeZip(t, zipMember{name: "receipt_1.log", data: []byte(strings.Join(lines, "\n"))})
+	serve := func(w http.ResponseWriter, req siemRequest, n int) { writeFile(w, "MTA.zip", zipped, "next") }
+	viaJSON, _ := fetchAll(t, newEnv(t, func(c *Config) { c.FileFormat = FormatKeyValue }, serve), nil)
+	raw, _ := fetchAll(t, newEnv(t, func(c *Config) { c.FileFormat = FormatKeyValue; c.RawOnly = true }, serve), nil)
+	if len(viaJSON) != len(lines) || len(raw) != len(lines) {
+		t.Fatalf("%d and %d records, want %d", len(viaJSON), len(raw), len(lines))
+	}
+	withTime := 0
+	for i, r := range viaJSON {
+		want, ok := jsonl.EventTime([]byte(r.JSON))
+		if !r.Time.Equal(want) || !raw[i].Time.Equal(want) {
+			t.Errorf("line %d %s: time %v (raw only %v), EventTime of the JSON %v", i, lines[i], r.Time, raw[i].Time, want)
+		}
+		if ok {
+			withTime++
+		}
+	}
+	if withTime < 6 || withTime == len(lines) {
+		t.Errorf("%d of %d lines have a time: the data does not exercise both cases", withTime, len(lines))
 	}
 }

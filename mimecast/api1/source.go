@@ -10,7 +10,19 @@
 // three times compress/flate's speed). A key_value line becomes a record
 // with the line as Raw and its pairs as JSON (keyvalue.AppendJSON); with
 // Config.RawOnly (SYSLOG_BODY=raw) no JSON is built and the pairs go to
-// Record.Fields, the time read from them as jsonl.EventTime would.
+// Record.Fields. In both modes the time is read from the pairs as
+// jsonl.EventTime would read it from the JSON form.
+//
+// With more than one core (GOMAXPROCS > 1) one file uses two: each member
+// is inflated ahead on a goroutine of its own (mimecast/readahead, 256 KiB
+// of buffers), and the lines of a key_value member are split and parsed
+// (pairs, time, fields or JSON) on another, in blocks of up to 256 lines
+// and 64 KiB (4 blocks in flight, about 1 MiB with their fields or JSON),
+// while the caller's goroutine formats and sends the records. Records,
+// skipped lines and damage reach the pipeline in the same order and with
+// the same classification as on one core; a line longer than 64 KiB is not
+// copied (it stays in the scanner's buffer and the shared line budget), and
+// the goroutines end before Records returns, also when it is abandoned.
 //
 // Wiring:
 //

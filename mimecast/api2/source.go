@@ -22,6 +22,7 @@ import (
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 	"github.com/mimecast-forwarder/mimecast-forwarder/metrics"
 	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast"
+	"github.com/mimecast-forwarder/mimecast-forwarder/mimecast/readahead"
 )
 
 const (
@@ -583,7 +584,9 @@ func (b *Batch) file(ctx context.Context, idx int, rawURL string, rec *source.Re
 			return b.readFailure(where, 0, err)
 		}
 		defer zr.Close()
-		r = zr
+		ra := readahead.New(zr, resp.Body) // inflated ahead with GOMAXPROCS > 1; Close closes the body, then ends the goroutine
+		defer ra.Close()
+		r = ra
 	case perr != nil && len(magic) == 0:
 		var be *bodyError
 		if errors.As(perr, &be) {

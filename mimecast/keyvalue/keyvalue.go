@@ -80,24 +80,25 @@ func parse(pairs []Pair, line []byte) ([]Pair, error) {
 	if len(line) == 0 {
 		return nil, ErrEmpty
 	}
-	if keyLen(line, 0) == 0 {
+	k := keyLen(line, 0)
+	if k == 0 {
 		return nil, fmt.Errorf("key_value line does not start with key=: starts with %s", preview(line))
 	}
 	if pairs == nil {
 		pairs = make([]Pair, 0, countSeparators(line)+1)
 	}
 	budget := scanBudget(len(line))
-	i := 0
-	for {
-		k := keyLen(line, i) // > 0: checked for the first pair, by isSep for the others
+	for i := 0; ; {
+		// k > 0: checked for the first pair, by the separator test for
+		// the others, which gives the key's length so that no key is
+		// scanned twice.
 		p := Pair{Key: line[i : i+k]}
-		v := i + k + 1 // first byte of the value
-		end := valueEnd(line, v, &p, &budget)
+		end, next := valueEnd(line, i+k+1, &p, &budget)
 		pairs = append(pairs, p)
 		if end >= len(line) {
 			return pairs, nil
 		}
-		i = end + 1 // skip the '|'
+		i, k = end+1, next // skip the '|'
 	}
 }
 
@@ -110,9 +111,10 @@ func parse(pairs []Pair, line []byte) ([]Pair, error) {
 func scanBudget(n int) int { return 8*n + 64<<10 }
 
 // valueEnd finds the end of the value starting at line[v], fills p.Value and
-// p.Wrapped, and returns the index of the separating '|' or len(line).
+// p.Wrapped, and returns the index of the separating '|' (or len(line)) and
+// the length of the key that follows it (0 at the end of the line).
 // budget is the look-ahead left (see scanBudget).
-func valueEnd(line []byte, v int, p *Pair, budget *int) int {
+func valueEnd(line []byte, v int, p *Pair, budget *int) (end, nextKey int) {
 	if v < len(line) && *budget > 0 {
 		switch line[v] {
 		case '\\':
@@ -120,25 +122,31 @@ func valueEnd(line []byte, v int, p *Pair, budget *int) int {
 				if *budget--; *budget <= 0 {
 					break
 				}
-				if line[j] == '\\' && (j+1 == len(line) || isSep(line, j+1)) {
+				if line[j] != '\\' {
+					continue
+				}
+				k := sepKeyLen(line, j+1)
+				if k > 0 || j+1 == len(line) {
 					p.Value = line[v+1 : j]
 					p.Wrapped = true
-					return j + 1
+					return j + 1, k
 				}
 			}
 		case '{', '[':
-			if e := jsonEnd(line, v, budget); e > 0 && (e == len(line) || isSep(line, e)) {
-				p.Value = line[v:e]
-				return e
+			if e := jsonEnd(line, v, budget); e > 0 {
+				if k := sepKeyLen(line, e); k > 0 || e == len(line) {
+					p.Value = line[v:e]
+					return e, k
+				}
 			}
 		}
 	}
-	if j := nextSep(line, v); j >= 0 {
+	if j, k := nextSep(line, v); j >= 0 {
 		p.Value = line[v:j]
-		return j
+		return j, k
 	}
 	p.Value = line[v:]
-	return len(line)
+	return len(line), 0
 }
 
 // jsonEnd returns the index just past the balanced bracketed value starting
@@ -177,17 +185,20 @@ func jsonEnd(line []byte, start int, budget *int) int {
 	return -1
 }
 
-// isSep reports whether line[i] is a '|' that separates two pairs: one
-// followed by a key and '='.
-func isSep(line []byte, i int) bool {
-	return i < len(line) && line[i] == '|' && keyLen(line, i+1) > 0
+// sepKeyLen returns, when line[i] is a '|' that separates two pairs (one
+// followed by a key and '='), the length of that key; else 0.
+func sepKeyLen(line []byte, i int) int {
+	if i < len(line) && line[i] == '|' {
+		return keyLen(line, i+1)
+	}
+	return 0
 }
 
 // keyLen returns the length of the key starting at line[i] when it is
 // followed by '=', else 0.
 func keyLen(line []byte, i int) int {
 	j := i
-	for j < len(line) && isKeyByte(line[j]) {
+	for j < len(line) && keyBytes[line[j]] {
 		j++
 	}
 	if j == i || j >= len(line) || line[j] != '=' {
@@ -196,28 +207,33 @@ func keyLen(line []byte, i int) int {
 	return j - i
 }
 
-func isKeyByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
-}
+// keyBytes marks the bytes a key is made of: [A-Za-z0-9_.-].
+var keyBytes = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+	}
+	return t
+}()
 
-// nextSep returns the index of the first separator at or after i, or -1.
-func nextSep(line []byte, i int) int {
+// nextSep returns the index of the first separator at or after i and the
+// length of the key that follows it, or -1 and 0.
+func nextSep(line []byte, i int) (sep, key int) {
 	for i < len(line) {
 		j := bytes.IndexByte(line[i:], '|')
 		if j < 0 {
-			return -1
+			return -1, 0
 		}
-		if isSep(line, i+j) {
-			return i + j
+		if k := keyLen(line, i+j+1); k > 0 {
+			return i + j, k
 		}
 		i += j + 1
 	}
-	return -1
+	return -1, 0
 }
 
 func countSeparators(line []byte) int {
 	n := 0
-	for i := nextSep(line, 0); i >= 0; i = nextSep(line, i+1) {
+	for i, _ := nextSep(line, 0); i >= 0; i, _ = nextSep(line, i+1) {
 		n++
 	}
 	return n
