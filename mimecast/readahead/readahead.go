@@ -4,7 +4,7 @@
 // parsing, formatting and sending it: one stream then uses a second core.
 //
 // It wraps github.com/klauspost/readahead with a fixed number of buffers
-// (Buffers × BufferSize bytes per reader, taken from a pool and given back
+// (Buffers × BufferSize bytes per reader, allocated for the reader; garbage
 // at Close) and decides when reading ahead pays: only when the process may
 // run more than one goroutine at a time (GOMAXPROCS > 1). On one core it
 // would only add a copy, so New then returns the reader as it is.
@@ -26,7 +26,6 @@ import (
 	"errors"
 	"io"
 	"runtime"
-	"sync"
 
 	kpreadahead "github.com/klauspost/readahead"
 )
@@ -57,39 +56,29 @@ func newReader(r io.Reader, unblock io.Closer, readAhead bool) io.ReadCloser {
 	if !readAhead {
 		return &direct{Reader: r, unblock: unblock}
 	}
-	set := pool.Get().(*bufferSet)
+	// One allocation per reader (a file or a member: thousands of
+	// records), garbage once the reader is closed.
+	var set [Buffers][]byte
+	mem := make([]byte, Buffers*BufferSize)
+	for i := range set {
+		set[i] = mem[i*BufferSize : (i+1)*BufferSize : (i+1)*BufferSize]
+	}
 	ra, err := kpreadahead.NewReaderBuffer(r, set[:])
 	if err != nil { // impossible: the buffers are Buffers × BufferSize
-		pool.Put(set)
 		return &direct{Reader: r, unblock: unblock}
 	}
-	return &ahead{ReadCloser: ra, unblock: unblock, set: set}
+	return &ahead{ReadCloser: ra, unblock: unblock}
 }
-
-// bufferSet is the buffers of one reader.
-type bufferSet [Buffers][]byte
-
-// pool keeps buffer sets between readers, so that a member or file does
-// not allocate 256 KiB: it holds no more sets than were in use at once.
-var pool = sync.Pool{New: func() any {
-	var s bufferSet
-	mem := make([]byte, Buffers*BufferSize)
-	for i := range s {
-		s[i] = mem[i*BufferSize : (i+1)*BufferSize : (i+1)*BufferSize]
-	}
-	return &s
-}}
 
 // ahead is a reader with its read-ahead goroutine.
 type ahead struct {
 	io.ReadCloser // the klauspost reader
 	unblock       io.Closer
-	set           *bufferSet
 	closed        bool
 }
 
-// Close closes unblock, then stops the goroutine and waits for it, and
-// gives the buffers back. Later calls do nothing.
+// Close closes unblock, then stops the goroutine and waits for it. Later
+// calls do nothing.
 func (a *ahead) Close() error {
 	if a.closed {
 		return nil
@@ -99,11 +88,8 @@ func (a *ahead) Close() error {
 	if a.unblock != nil {
 		err = a.unblock.Close()
 	}
-	// The goroutine has ended when Close returns: the buffers are free.
-	err = errors.Join(err, a.ReadCloser.Close())
-	pool.Put(a.set)
-	a.set = nil
-	return err
+	// The goroutine has ended when Close returns.
+	return errors.Join(err, a.ReadCloser.Close())
 }
 
 // direct is the reader without read-ahead.
