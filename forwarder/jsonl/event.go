@@ -557,6 +557,27 @@ const (
 // "timestamp" and "datetime" member of the top-level object with a scalar
 // value is passed to sc.member.
 func appendCompact(dst, src []byte, sc *scan) (out []byte, ok bool) {
+	if sc == nil {
+		sc = &scan{}
+	}
+	if len(src) > 0 && src[0] == '{' {
+		if out, ok = appendFlat(dst, src, sc); ok {
+			return out, true
+		}
+		sc.reset()
+	}
+	return appendGeneral(dst, src, sc, maxDepth)
+}
+
+// reset forgets what a failed appendFlat collected, keeping the request
+// (time, capture, limit) and the members' memory.
+func (s *scan) reset() {
+	*s = scan{time: s.time, capture: s.capture, members: s.members[:0], limit: s.limit}
+}
+
+// appendGeneral is appendCompact without its fast path, for values nested
+// at most maxDepth levels deep.
+func appendGeneral(dst, src []byte, sc *scan, maxDepth int) (out []byte, ok bool) {
 	orig := len(dst)
 	var small [4]uint64 // container kinds (bit set = array) for the first 256 levels
 	kinds := small[:]
@@ -769,7 +790,11 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 // other byte; bad reports bytes that are not valid UTF-8 (see
 // appendFixedString).
 func scanString(src []byte, i int) (end int, bad bool) {
-	i++
+	return scanStringFrom(src, i+1)
+}
+
+// scanStringFrom is scanString from src[i], inside the string.
+func scanStringFrom(src []byte, i int) (end int, bad bool) {
 	n := len(src)
 	for {
 		// Eight bytes at a time while none is '"', '\\', a control byte or
