@@ -800,15 +800,8 @@ func scanStringFrom(src []byte, i int) (end int, bad bool) {
 		// Eight bytes at a time while none is '"', '\\', a control byte or
 		// a non-ASCII byte.
 		for i+8 <= n {
-			w := binary.LittleEndian.Uint64(src[i:])
-			// hasZero(w^quote64) | hasZero(w^bslash) | the bytes < 0x20
-			// ((w-space64)&^w) | the bytes >= 0x80 (w), with the masks by
-			// msb64 done once: (x&^w)|w is x|w.
-			q, b := w^quote64, w^bslash
-			m := ((q-lsb64)&^q | (b-lsb64)&^b | (w - space64) | w) & msb64
-			if m != 0 {
-				// Only bytes above the first flagged one can be false
-				// positives, so the lowest flag is exact.
+			if m := stopMask(binary.LittleEndian.Uint64(src[i:])); m != 0 {
+				// The lowest flag is exact.
 				i += bits.TrailingZeros64(m) >> 3
 				break
 			}

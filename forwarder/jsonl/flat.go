@@ -8,11 +8,14 @@ import (
 // appendFlat is the fast path of appendCompact for the lines Mimecast
 // sends: one object written compactly (no whitespace at its top level)
 // whose values are mostly strings, numbers and literals. It does the work
-// of the general machine (appendGeneral) for such a line in a loop over
-// the top-level members that keeps its state in registers: every string
-// is scanned inline eight bytes at a time, and only what is rare leaves
-// the loop (escapes and non-ASCII text to scanStringFrom, invalid UTF-8 to
-// appendFixedString, a nested object or array to appendGeneral).
+// of the general machine (appendGeneral) for such a line in two loops
+// over the top-level members: flatMembers reads the simple ones (plain
+// ASCII strings, scalars) and locates them without writing anything, with
+// few live variables and every string scanned inline eight bytes at a
+// time; the others are read here, one at a time (escapes and non-ASCII
+// text by scanStringFrom, invalid UTF-8 by appendFixedString, a nested
+// object or array by appendGeneral). The output is src copied in one
+// append, except where a string is fixed or a nested value compacted.
 //
 // src must start with '{' and sc must not be nil. ok reports that the
 // result is the general machine's: the same output appended to dst, and
@@ -33,7 +36,16 @@ func appendFlat(dst, src []byte, sc *scan) (out []byte, ok bool) {
 		goto end
 	}
 	for {
-		// The member's name, then ':'.
+		// The simple members.
+		var more bool
+		if i, members, more = flatMembers(src, i, len(dst)-start, members, sc); !more {
+			if i < 0 {
+				goto fail
+			}
+			break // i is past the closing brace
+		}
+
+		// One member that is not: its name, then ':'.
 		if i >= n || src[i] != '"' {
 			goto fail
 		}
@@ -149,19 +161,91 @@ fail:
 	return dst[:orig], false
 }
 
+// flatMembers reads the members of the object src from src[i], at a
+// name's opening quote, as long as they are simple (no escape or non-ASCII
+// byte in the name or a string value, a scalar value, no whitespace), and
+// locates them in members for an output where src[p] lands at p+off. It
+// returns more with i at the start of the first member that is not
+// simple, for appendFlat to read; else i just past the object's closing
+// brace, or -1 when it found the line invalid or not compact.
+func flatMembers(src []byte, i, off int, members []Member, sc *scan) (_ int, _ []Member, more bool) {
+	n := len(src)
+	capture, times := sc.capture, sc.time
+	for {
+		k := i // the name's opening quote
+		if k >= n || src[k] != '"' {
+			return k, members, true
+		}
+		ke := stringStop(src, k+1) // its closing quote
+		if ke+2 >= n || src[ke] != '"' || src[ke+1] != ':' {
+			return k, members, true
+		}
+		v := ke + 2
+		switch c := src[v]; {
+		case c == '"':
+			e := stringStop(src, v+1)
+			if e >= n || src[e] != '"' {
+				return k, members, true
+			}
+			i = e + 1
+		case c >= '0' && c <= '9' || c == '-':
+			if i = scanNumber(src, v); i < 0 {
+				return -1, members, false
+			}
+		case c == 'n' && n-v >= 4 && string(src[v:v+4]) == "null",
+			c == 't' && n-v >= 4 && string(src[v:v+4]) == "true":
+			i = v + 4
+		case c == 'f' && n-v >= 5 && string(src[v:v+5]) == "false":
+			i = v + 5
+		default:
+			return k, members, true
+		}
+		if times && ke-k <= 10 {
+			if key := src[k+1 : ke]; string(key) == "timestamp" || string(key) == "datetime" {
+				sc.member(key, src[v:i])
+			}
+		}
+		if capture {
+			if len(members) < MaxMembers {
+				members = append(members, Member{Key: k + 1 + off, KeyEnd: ke + off, Value: v + off, ValueEnd: i + off})
+			} else {
+				sc.tooMany = true
+			}
+		}
+		if i < n && src[i] == ',' {
+			i++
+			continue
+		}
+		if i < n && src[i] == '}' {
+			return i + 1, members, false
+		}
+		return -1, members, false
+	}
+}
+
 // stringStop returns the index of the first byte from src[i] on that is
 // '"', '\\', a control byte or not ASCII, or, when there is none in the
 // last whole eight bytes, the index of the first of the last (up to
-// seven) bytes it did not look at. Inlined into appendFlat's loop.
+// seven) bytes it did not look at. It is inlined into the loops.
 func stringStop(src []byte, i int) int {
 	for i+8 <= len(src) {
-		w := binary.LittleEndian.Uint64(src[i:])
-		q, b := w^quote64, w^bslash
-		// As in scanStringFrom: the lowest flag is exact.
-		if m := ((q-lsb64)&^q | (b-lsb64)&^b | (w - space64) | w) & msb64; m != 0 {
+		if m := stopMask(binary.LittleEndian.Uint64(src[i:])); m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 		i += 8
 	}
 	return i
+}
+
+// stopMask flags (high bit set) the bytes of w (eight bytes of a string,
+// as loaded) that end a plain run of string: '"', '\\', a control byte
+// (< 0x20) or a byte >= 0x80. Only the lowest flag is exact, which is all
+// the scans need: below it, every byte is in [0x20, 0x80) and neither
+// '"' nor '\\', so w^quote64 and w^bslash hold bytes in [1, 0x80) there,
+// which minus one keep their high bit clear and borrow nothing, and w minus
+// space64 borrows nothing either; the first byte that is one of those
+// bytes is flagged by its own term.
+func stopMask(w uint64) uint64 {
+	q, b := w^quote64, w^bslash
+	return ((q - lsb64) | (b - lsb64) | (w - space64) | w) & msb64
 }

@@ -2,6 +2,8 @@ package jsonl
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"reflect"
 	"strings"
 	"testing"
@@ -121,5 +123,36 @@ func TestFlatMembersReuse(t *testing.T) {
 		members = info.Members
 	}); n != 0 {
 		t.Errorf("NormalizeMembers allocates %v times per call", n)
+	}
+}
+
+// TestStopMask: for every byte value at every position of a word, after
+// plain bytes and before any bytes, stopMask's lowest flag is the first
+// byte that ends a plain run, whatever follows it.
+func TestStopMask(t *testing.T) {
+	isStop := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
+	plain := []byte{0x20, 0x21, 0x23, 0x5b, 0x5d, 'a', 0x7f}
+	after := []byte{0x00, 0x01, 0x1f, 0x20, '"', '\\', 0x7f, 0x80, 0xa2, 0xdc, 0xff}
+	for p := range 8 {
+		for c := range 256 {
+			for f := range plain {
+				var w [8]byte
+				for j := range w {
+					switch {
+					case j < p:
+						w[j] = plain[(j+f)%len(plain)]
+					case j == p:
+						w[j] = byte(c)
+					default:
+						w[j] = after[(j+c+f)%len(after)]
+					}
+				}
+				m := stopMask(binary.LittleEndian.Uint64(w[:]))
+				first := bits.TrailingZeros64(m) >> 3
+				if isStop(byte(c)) && first != p || !isStop(byte(c)) && first <= p {
+					t.Fatalf("stopMask(% x) = %#x: first flag at %d, byte %#x at %d", w, m, first, c, p)
+				}
+			}
+		}
 	}
 }
