@@ -138,17 +138,16 @@ func appendFlat(dst, src []byte, sc *scan) (out []byte, ok bool) {
 				sc.tooMany = true
 			}
 		}
-
-		// The next member or the end.
+		// The next member (back to the simple ones) or the end.
 		if i < n && src[i] == ',' {
 			i++
 			continue
 		}
-		if i < n && src[i] == '}' {
-			i++
-			break
+		if i >= n || src[i] != '}' {
+			goto fail
 		}
-		goto fail
+		i++
+		break
 	}
 end:
 	if i != n {
