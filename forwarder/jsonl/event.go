@@ -555,7 +555,12 @@ const (
 //
 // When sc is not nil, it counts the replaced bytes and, with sc.time, every
 // "timestamp" and "datetime" member of the top-level object with a scalar
-// value is passed to sc.member.
+// value is passed to sc.member; with sc.capture it locates the top-level
+// members.
+//
+// An object is first tried by the fast path appendFlat, which vouches for
+// a compact one; whatever it does not vouch for goes to the general
+// machine, appendGeneral, from the start.
 func appendCompact(dst, src []byte, sc *scan) (out []byte, ok bool) {
 	if sc == nil {
 		sc = &scan{}
