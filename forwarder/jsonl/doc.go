@@ -10,7 +10,8 @@
 //     DefaultLineBudget, DefaultMaxLine);
 //   - checking and compacting one JSON object: Normalize (validate and
 //     compact, invalid UTF-8 in strings replaced by \ufffd; a hand-written
-//     one-pass checker fuzzed against encoding/json), NormalizeTime,
+//     one-pass checker fuzzed against encoding/json, with a fast path for
+//     the compact objects Mimecast sends), NormalizeTime,
 //     NormalizeInfo and NormalizeMembers (the same in one pass with the
 //     event's time, the count of replaced bytes and, for
 //     NormalizeMembers and Scanner.Normalize, where each top-level member

@@ -555,8 +555,34 @@ const (
 //
 // When sc is not nil, it counts the replaced bytes and, with sc.time, every
 // "timestamp" and "datetime" member of the top-level object with a scalar
-// value is passed to sc.member.
+// value is passed to sc.member; with sc.capture it locates the top-level
+// members.
+//
+// An object is first tried by the fast path appendFlat, which vouches for
+// a compact one; whatever it does not vouch for goes to the general
+// machine, appendGeneral, from the start.
 func appendCompact(dst, src []byte, sc *scan) (out []byte, ok bool) {
+	if sc == nil {
+		sc = &scan{}
+	}
+	if len(src) > 0 && src[0] == '{' {
+		if out, ok = appendFlat(dst, src, sc); ok {
+			return out, true
+		}
+		sc.reset()
+	}
+	return appendGeneral(dst, src, sc, maxDepth)
+}
+
+// reset forgets what a failed appendFlat collected, keeping the request
+// (time, capture, limit) and the members' memory.
+func (s *scan) reset() {
+	*s = scan{time: s.time, capture: s.capture, members: s.members[:0], limit: s.limit}
+}
+
+// appendGeneral is appendCompact without its fast path, for values nested
+// at most maxDepth levels deep.
+func appendGeneral(dst, src []byte, sc *scan, maxDepth int) (out []byte, ok bool) {
 	orig := len(dst)
 	var small [4]uint64 // container kinds (bit set = array) for the first 256 levels
 	kinds := small[:]
@@ -769,21 +795,18 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 // other byte; bad reports bytes that are not valid UTF-8 (see
 // appendFixedString).
 func scanString(src []byte, i int) (end int, bad bool) {
-	i++
+	return scanStringFrom(src, i+1)
+}
+
+// scanStringFrom is scanString from src[i], inside the string.
+func scanStringFrom(src []byte, i int) (end int, bad bool) {
 	n := len(src)
 	for {
 		// Eight bytes at a time while none is '"', '\\', a control byte or
 		// a non-ASCII byte.
 		for i+8 <= n {
-			w := binary.LittleEndian.Uint64(src[i:])
-			// hasZero(w^quote64) | hasZero(w^bslash) | the bytes < 0x20
-			// ((w-space64)&^w) | the bytes >= 0x80 (w), with the masks by
-			// msb64 done once: (x&^w)|w is x|w.
-			q, b := w^quote64, w^bslash
-			m := ((q-lsb64)&^q | (b-lsb64)&^b | (w - space64) | w) & msb64
-			if m != 0 {
-				// Only bytes above the first flagged one can be false
-				// positives, so the lowest flag is exact.
+			if m := stopMask(binary.LittleEndian.Uint64(src[i:])); m != 0 {
+				// The lowest flag is exact.
 				i += bits.TrailingZeros64(m) >> 3
 				break
 			}

@@ -93,6 +93,7 @@ func checkAgainstEncodingJSON(t *testing.T, in []byte) {
 	} else if len(got) != len(prefix) {
 		t.Fatalf("appendCompact(%q) invalid but appended %q", in, got[len(prefix):])
 	}
+	checkFastPath(t, in)
 
 	// Normalize: same bytes and the same error text as the reference.
 	dst := make([]byte, 3, 16)
