@@ -12,7 +12,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -146,6 +148,8 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	if longLines > 0 {
 		fmt.Fprintf(e.stdout, "long lines:              %d of %d bytes of padding\n", longLines, longLinePadding(*longBytes))
 	}
+	simCPU0, simErr := processCPU(sim.Process.Pid)
+	selfCPU0 := selfCPU()
 	start := time.Now()
 	if err := fwd.Run(); err != nil {
 		return fmt.Errorf("bench: forwarder: %w", err)
@@ -173,6 +177,15 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 		fmt.Fprintf(e.stdout, "records per CPU-second:  %.0f\n", float64(got)/cpu.Seconds())
 	}
 	fmt.Fprintf(e.stdout, "forwarder peak RSS:      %.1f MiB\n", rssMiB)
+	// What else used the machine's cores meanwhile: with as many cores as
+	// the forwarder's GOMAXPROCS, the simulator and the sink take theirs.
+	if span := sink.LastArrival().Sub(start); span > 0 && cpu > 0 {
+		fmt.Fprintf(e.stdout, "forwarder cores in use:  %.2f (of %d on this machine)\n", cpu.Seconds()/span.Seconds(), runtime.NumCPU())
+	}
+	if simCPU1, err := processCPU(sim.Process.Pid); err == nil && simErr == nil {
+		fmt.Fprintf(e.stdout, "simulator CPU time:      %.2f s (serving files; not counting --prepare)\n", (simCPU1 - simCPU0).Seconds())
+	}
+	fmt.Fprintf(e.stdout, "sink CPU time:           %.2f s (this process, receiving)\n", (selfCPU() - selfCPU0).Seconds())
 	fmt.Fprintf(e.stdout, "bytes received:          %d (%.0f B/record)\n", sink.Bytes(), float64(sink.Bytes())/float64(max(got, 1)))
 	if *api == "v1" && *baseline {
 		if err := unzipBaseline(ctx, e, exe, *procs, *fileFormat, *perFile, typeList, history); err != nil {
@@ -184,6 +197,39 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("bench: received %d records, want at least %d", got, want)
 	}
 	return nil
+}
+
+// processCPU returns the user and system CPU time of process pid so far,
+// from /proc (Linux; clock ticks of 1/100 s).
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces: count from its ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("bench: unexpected /proc stat format")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("bench: unexpected /proc stat format")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14 of the line
+	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("bench: unexpected /proc stat format")
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// selfCPU returns this process's own CPU time (not its children's).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // longLineCount returns how many long lines the simulator serves (one in

@@ -72,10 +72,21 @@ func TestBenchSmall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
 	}
-	for _, want := range []string{"records received:        2000\n", "records/s (wall):", "forwarder peak RSS:"} {
+	for _, want := range []string{"records received:        2000\n", "records/s (wall):", "forwarder peak RSS:",
+		"forwarder cores in use:", "simulator CPU time:", "sink CPU time:"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
 		}
+	}
+	// API 1.0: only the SIEM stream is measured (no audit or other log
+	// records), so exactly the zip's events arrive.
+	out, err = binCmd(testCtx(t, 60*time.Second), nil, "bench", "--api", "v1", "--types", "2", "--records", "400",
+		"--records-per-file", "100", "--baseline=false", "--prepare=false").CombinedOutput()
+	if err != nil {
+		t.Fatalf("bench --api v1: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "records received:        400\n") {
+		t.Errorf("bench --api v1 did not receive exactly 400 records:\n%s", out)
 	}
 	r := runCmd(t, testCtx(t, 5*time.Second), nil, nil, "bench", "--records", "0")
 	if r.code != 2 {
