@@ -43,6 +43,7 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	api := fs.String("api", "v2", "Mimecast API: v2 (gzip NDJSON batch files) or v1 (one zip per file, one member per type)")
 	fileFormat := fs.String("file-format", "key_value", "API 1.0 file format: key_value or json")
 	body := fs.String("body", "json", "SYSLOG_BODY of the forwarder: json or raw")
+	seed := fs.Uint64("seed", 0, "seed of the simulator's randomised events (ids, addresses, subjects, numbers and times vary per record with any seed)")
 	prepare := fs.Bool("prepare", true, "let the simulator compress every file before the forwarder starts (false: it compresses each file when served, on the same cores as the forwarder)")
 	baseline := fs.Bool("baseline", true, "with --api v1: also time programs that only unzip the first file and copy its lines to a file (`unzip-copy`, this binary with compress/flate, and `unzip -p` when installed)")
 	if err := fs.Parse(args); err != nil {
@@ -76,7 +77,7 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	}
 	sim := exec.CommandContext(ctx, exe, "simulate", "--listen", simAddr, "--log-level", "warn",
 		"--history", history.String(), "--live-interval", "-1s", "--records-per-file", strconv.Itoa(*perFile),
-		"--rate-limit", "-1", "--types", joinTypes(typeList),
+		"--rate-limit", "-1", "--types", joinTypes(typeList), "--seed", strconv.FormatUint(*seed, 10),
 		"--long-line-every", strconv.Itoa(*longEvery), "--long-line-bytes", strconv.Itoa(*longBytes))
 	if *prepare {
 		// Serve files that already exist, as Mimecast does: the simulator
@@ -188,7 +189,7 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	fmt.Fprintf(e.stdout, "sink CPU time:           %.2f s (this process, receiving)\n", (selfCPU() - selfCPU0).Seconds())
 	fmt.Fprintf(e.stdout, "bytes received:          %d (%.0f B/record)\n", sink.Bytes(), float64(sink.Bytes())/float64(max(got, 1)))
 	if *api == "v1" && *baseline {
-		if err := unzipBaseline(ctx, e, exe, *procs, *fileFormat, *perFile, typeList, history); err != nil {
+		if err := unzipBaseline(ctx, e, exe, *procs, *fileFormat, *perFile, typeList, history, *seed); err != nil {
 			return err
 		}
 	}
@@ -384,8 +385,8 @@ func (s *lineSink) Close() error {
 // zip is API 1.0 file 0 as the simulator serves it (same generator and
 // options). Both baselines run as child processes with the forwarder's
 // GOMAXPROCS, and report events/s (wall) and events per CPU-second.
-func unzipBaseline(ctx context.Context, e env, exe string, procs int, format string, perFile int, types []string, history time.Duration) error {
-	sim, err := simulator.New(simulator.Options{Types: types, RecordsPerFile: perFile, History: history, LiveInterval: -1})
+func unzipBaseline(ctx context.Context, e env, exe string, procs int, format string, perFile int, types []string, history time.Duration, seed uint64) error {
+	sim, err := simulator.New(simulator.Options{Types: types, RecordsPerFile: perFile, History: history, LiveInterval: -1, Seed: seed})
 	if err != nil {
 		return fmt.Errorf("bench: baseline simulator: %w", err)
 	}

@@ -81,7 +81,7 @@ func TestBenchSmall(t *testing.T) {
 	// API 1.0: only the SIEM stream is measured (no audit or other log
 	// records), so exactly the zip's events arrive.
 	out, err = binCmd(testCtx(t, 60*time.Second), nil, "bench", "--api", "v1", "--types", "2", "--records", "400",
-		"--records-per-file", "100", "--baseline=false", "--prepare=false").CombinedOutput()
+		"--records-per-file", "100", "--baseline=false", "--prepare=false", "--seed", "3").CombinedOutput()
 	if err != nil {
 		t.Fatalf("bench --api v1: %v\n%s", err, out)
 	}
