@@ -27,6 +27,28 @@ func LineClaim(maxLine int) int64 {
 	return 2*int64(maxLine) + lineClaimSlack
 }
 
+// SmallLine is how long a line or value may grow in a reader's own
+// buffers before it must reserve memory from a LineBudget.
+const SmallLine = lineBufKeep
+
+// BudgetedLine returns what a reader of lines (or of JSON values) up to
+// maxLine bytes (<= 0: DefaultMaxLine) reserves from budget for one longer
+// than SmallLine, and the longest it then accepts: LineClaim(maxLine) and
+// maxLine, or, when budget (not nil) is smaller than that claim, the whole
+// budget and the longest line it can hold.
+func BudgetedLine(maxLine int, budget *LineBudget) (claim int64, longest int) {
+	if maxLine <= 0 {
+		maxLine = DefaultMaxLine
+	}
+	claim = LineClaim(maxLine)
+	if budget != nil {
+		if size := budget.Size(); claim > size {
+			return size, int(max((size-lineClaimSlack)/2, 1))
+		}
+	}
+	return claim, maxLine
+}
+
 // LineBudget bounds the memory that all the streams of a process hold at
 // once for long lines. Lines up to 1 MiB are read in each stream's own
 // small buffers; a Scanner whose line grows past that first reserves

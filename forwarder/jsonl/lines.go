@@ -79,11 +79,7 @@ func NewBudgetScanner(ctx context.Context, r io.Reader, maxLine int, budget *Lin
 	s.ctx = ctx
 	s.budget = budget
 	if budget != nil {
-		s.claim = LineClaim(s.maxLine)
-		if size := budget.Size(); s.claim > size {
-			s.claim = size
-			s.maxLine = int(max((size-lineClaimSlack)/2, 1))
-		}
+		s.claim, s.maxLine = BudgetedLine(s.maxLine, budget)
 	}
 	return s
 }

@@ -235,7 +235,10 @@ func (b *fileBatch) readMember(ctx context.Context, m member, fn func(*source.Re
 	if errors.As(err, &fe) {
 		return fe.err
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errValueTooLarge):
+		b.src.skip.File(metrics.ReasonTooLarge, file, 0, fmt.Errorf("after %d records: %w; the rest of the member is skipped", n, err))
+	case err != nil:
 		b.src.skip.File(damageReason(err), file, 0, fmt.Errorf("after %d records: %w", n, err))
 	}
 	if !known && n > 0 {
@@ -319,10 +322,26 @@ const readBufferSize = 64 << 10
 
 // readJSON streams the documents {"type":"MTA","data":[event,…]} of a
 // member, event by event.
-func (b *fileBatch) readJSON(ctx context.Context, r io.Reader, typ, file string, fn func(*source.Record) error) (int, error) {
-	dec := json.NewDecoder(r)
-	n := 0
+func (b *fileBatch) readJSON(ctx context.Context, r io.Reader, typ, file string, fn func(*source.Record) error) (n int, err error) {
+	vr := newValueReader(ctx, r, b.src.cfg.LineBudget)
+	defer vr.release()
+	dec := json.NewDecoder(vr)
 	var raw json.RawMessage
+	// decode reads the next value into raw, within the memory allowed for
+	// one event.
+	decode := func() error {
+		if cap(raw) > jsonl.SmallLine {
+			raw = nil // not kept after a long event
+		}
+		vr.start(dec.InputOffset())
+		if err := dec.Decode(&raw); err != nil {
+			if ctx.Err() != nil {
+				return errFn{ctx.Err()} // waiting for the line budget was cancelled
+			}
+			return jsonErr(err)
+		}
+		return nil
+	}
 	rec := source.Record{Type: typ}
 	emit := func(idx int) error {
 		js, info, err := jsonl.NormalizeInfo(b.js[:0], raw, 0)
@@ -360,8 +379,8 @@ func (b *fileBatch) readJSON(ctx context.Context, r io.Reader, typ, file string,
 		switch tok {
 		case json.Delim('['): // a bare array of events
 			for i := 0; dec.More(); i++ {
-				if err := dec.Decode(&raw); err != nil {
-					return n, jsonErr(err)
+				if err := decode(); err != nil {
+					return n, err
 				}
 				if err := emit(i); err != nil {
 					return n, err
@@ -382,8 +401,8 @@ func (b *fileBatch) readJSON(ctx context.Context, r io.Reader, typ, file string,
 				return n, jsonErr(err)
 			}
 			if key, _ := kt.(string); key != "data" {
-				if err := dec.Decode(&raw); err != nil {
-					return n, jsonErr(err)
+				if err := decode(); err != nil {
+					return n, err
 				}
 				continue
 			}
@@ -396,8 +415,8 @@ func (b *fileBatch) readJSON(ctx context.Context, r io.Reader, typ, file string,
 				return n, fmt.Errorf("document %d: \"data\" is not an array", doc+1)
 			}
 			for i := 0; dec.More(); i++ {
-				if err := dec.Decode(&raw); err != nil {
-					return n, jsonErr(err)
+				if err := decode(); err != nil {
+					return n, err
 				}
 				if err := emit(i); err != nil {
 					return n, err

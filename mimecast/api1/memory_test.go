@@ -1,11 +1,15 @@
 package api1
 
 import (
+	"context"
+	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/jsonl"
+	"github.com/mimecast-forwarder/mimecast-forwarder/forwarder/source"
 )
 
 // TestInvalidUTF8Replaced: an API 1.0 JSON event with invalid UTF-8 in a
@@ -44,5 +48,83 @@ func TestKeyValueLongLineBudget(t *testing.T) {
 	}
 	if v := value(t, e.m.RecordsSkipped.WithLabelValues(StreamName, "bad_line")); v != 1 {
 		t.Errorf("records_skipped{bad_line} = %v, want 1", v)
+	}
+}
+
+// TestJSONLongEventBudget: an API 1.0 JSON event longer than 1 MiB is read
+// within the shared line budget, which is free again after the member; one
+// longer than the budget allows ends its member as too_large (json.Decoder
+// cannot skip it), and the next member is read.
+func TestJSONLongEventBudget(t *testing.T) {
+	budget := jsonl.NewLineBudget(jsonl.LineClaim(3<<20), nil) // events up to 1.5 MiB
+	event := func(acc string, pad int) string {
+		return `{"datetime":"2017-05-26T16:47:41+0100","acc":"` + acc + `","Subject":"` + strings.Repeat("s", pad) + `"}`
+	}
+	long := event("long", 1<<20+1000)
+	members := []zipMember{
+		{name: "receipt_1.json", data: []byte(`{"type":"MTA","data":[` + event("a", 10) + "," + long + "," + event("b", 10) + `]}`)},
+		{name: "process_1.json", data: []byte(`{"type":"MTA","data":[` + event("c", 10) + "," + event("huge", 2<<20) + "," + event("lost", 10) + `]}`)},
+		{name: "delivery_1.json", data: []byte(`{"type":"MTA","data":[` + event("d", 10) + `]}`)},
+	}
+	zipped := makeZip(t, members...)
+	e := newEnv(t, func(c *Config) { c.LineBudget = budget }, func(w http.ResponseWriter, req siemRequest, n int) {
+		writeFile(w, "MTA.zip", zipped, "next")
+	})
+	got, _ := fetchAll(t, e, nil)
+	var accs []string
+	for _, r := range got {
+		m := decodeMap(t, []byte(r.JSON))
+		accs = append(accs, m["acc"].(string))
+	}
+	if strings.Join(accs, ",") != "d,c,a,long,b" { // members in name order
+		t.Fatalf("records %v, want d,c,a,long,b", accs)
+	}
+	if got[3].JSON != long {
+		t.Errorf("the long event changed on the way (%d bytes, want %d)", len(got[3].JSON), len(long))
+	}
+	if budget.InUse() != 0 {
+		t.Errorf("budget in use %d after the batch", budget.InUse())
+	}
+	if v := value(t, e.m.FilesSkipped.WithLabelValues(StreamName, "too_large")); v != 1 {
+		t.Errorf("files_skipped{too_large} = %v, want 1", v)
+	}
+	if !contains(e.logs.String(), "JSON event too large") || !contains(e.logs.String(), "process_1.json") {
+		t.Errorf("no too_large warning naming the member:\n%s", e.logs.String())
+	}
+}
+
+// TestJSONLongEventWaitCancelled: a long JSON event waiting for the line
+// budget (held elsewhere) gives up when the context ends: Records returns
+// the context's error, not a damaged member, and holds nothing.
+func TestJSONLongEventWaitCancelled(t *testing.T) {
+	budget := jsonl.NewLineBudget(jsonl.LineClaim(3<<20), nil)
+	if err := budget.Acquire(t.Context(), budget.Size()); err != nil { // another stream holds it all
+		t.Fatal(err)
+	}
+	long := `{"acc":"long","Subject":"` + strings.Repeat("s", 1<<20+1000) + `"}`
+	zipped := makeZip(t, zipMember{name: "receipt_1.json", data: []byte(`{"type":"MTA","data":[{"acc":"a"},` + long + `]}`)})
+	e := newEnv(t, func(c *Config) { c.LineBudget = budget }, func(w http.ResponseWriter, req siemRequest, n int) {
+		writeFile(w, "MTA.zip", zipped, "next")
+	})
+	b, err := e.src.Fetch(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.(io.Closer).Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	var accs []string
+	err = b.Records(ctx, func(r *source.Record) error {
+		accs = append(accs, string(r.JSON))
+		cancel() // the next event is the long one: it waits, then sees the end of ctx
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || len(accs) != 1 {
+		t.Fatalf("Records = %v after %d records, want context.Canceled after 1", err, len(accs))
+	}
+	if budget.InUse() != budget.Size() {
+		t.Errorf("budget in use %d, want only the other stream's %d", budget.InUse(), budget.Size())
+	}
+	if v := value(t, e.m.FilesSkipped.WithLabelValues(StreamName, "malformed_file")) + value(t, e.m.FilesSkipped.WithLabelValues(StreamName, "corrupt_archive")); v != 0 {
+		t.Errorf("a cancelled wait was counted as a damaged member (%v)", v)
 	}
 }

@@ -11,7 +11,11 @@
 // with the line as Raw and its pairs as JSON (keyvalue.AppendJSON); with
 // Config.RawOnly (SYSLOG_BODY=raw) no JSON is built and the pairs go to
 // Record.Fields. In both modes the time is read from the pairs as
-// jsonl.EventTime would read it from the JSON form.
+// jsonl.EventTime would read it from the JSON form. A JSON member's events
+// are decoded one by one from its "data" array; an event longer than 1 MiB
+// holds a line's reservation of the shared line budget until the member
+// ends, and one longer than half the longest line ends the member as
+// too_large (see valueReader).
 //
 // With more than one core (GOMAXPROCS > 1) one file uses two: each member
 // is inflated ahead on a goroutine of its own (mimecast/readahead, 256 KiB
