@@ -35,7 +35,7 @@ const (
 	ReasonExpiredURL     = "expired_url"     // a batch file URL answered 403 or 404
 	ReasonCorruptArchive = "corrupt_archive" // a gzip or zip that cannot be read (to its end)
 	ReasonMalformedFile  = "malformed_file"  // a file whose structure is broken (e.g. truncated JSON document)
-	ReasonTooLarge       = "too_large"       // an event line longer than the maximum line size (32 MiB), or than the long-line memory budget can hold; a file: an API 1.0 JSON event over half that (the rest of its member is skipped)
+	ReasonTooLarge       = "too_large"       // an event line longer than the maximum line size (32 MiB), or than the long-line memory budget can hold
 	ReasonFetch          = "fetch"           // an API call failed after its retries
 	ReasonAuth           = "auth"            // credentials were refused
 	ReasonInvalidToken   = "invalid_token"   // the API refused the stored cursor (API 1.0 SIEM token)

@@ -5,7 +5,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -235,10 +234,7 @@ func (b *fileBatch) readMember(ctx context.Context, m member, fn func(*source.Re
 	if errors.As(err, &fe) {
 		return fe.err
 	}
-	switch {
-	case errors.Is(err, errValueTooLarge):
-		b.src.skip.File(metrics.ReasonTooLarge, file, 0, fmt.Errorf("after %d records: %w; the rest of the member is skipped", n, err))
-	case err != nil:
+	if err != nil {
 		b.src.skip.File(damageReason(err), file, 0, fmt.Errorf("after %d records: %w", n, err))
 	}
 	if !known && n > 0 {
@@ -320,30 +316,12 @@ func sniff(br *bufio.Reader) (int, error) {
 // scanner's (jsonl.NewScanner), so that the scanner uses this buffer.
 const readBufferSize = 64 << 10
 
-// readJSON streams the documents {"type":"MTA","data":[event,…]} of a
-// member, event by event.
-func (b *fileBatch) readJSON(ctx context.Context, r io.Reader, typ, file string, fn func(*source.Record) error) (n int, err error) {
-	vr := newValueReader(ctx, r, b.src.cfg.LineBudget)
-	defer vr.release()
-	dec := json.NewDecoder(vr)
-	var raw json.RawMessage
-	// decode reads the next value into raw, within the memory allowed for
-	// one event.
-	decode := func() error {
-		if cap(raw) > jsonl.SmallLine {
-			raw = nil // not kept after a long event
-		}
-		vr.start(dec.InputOffset())
-		if err := dec.Decode(&raw); err != nil {
-			if ctx.Err() != nil {
-				return errFn{ctx.Err()} // waiting for the line budget was cancelled
-			}
-			return jsonErr(err)
-		}
-		return nil
-	}
+// readJSON streams the events of a JSON member (see memberScanner).
+func (b *fileBatch) readJSON(ctx context.Context, br *bufio.Reader, typ, file string, fn func(*source.Record) error) (n int, err error) {
+	m := newMemberScanner(ctx, br, b.src.cfg.LineBudget)
+	defer m.release()
 	rec := source.Record{Type: typ}
-	emit := func(idx int) error {
+	emit := func(raw []byte, idx int) error {
 		js, info, err := jsonl.NormalizeInfo(b.js[:0], raw, 0)
 		if err != nil {
 			b.src.skip.Record(metrics.ReasonInvalidJSON, file, 0, raw, fmt.Errorf("event %d: %w", idx, err))
@@ -365,81 +343,16 @@ func (b *fileBatch) readJSON(ctx context.Context, r io.Reader, typ, file string,
 		n++
 		return nil
 	}
-	for doc := 0; ; doc++ {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			if doc == 0 {
-				return n, errors.New("no JSON document")
-			}
-			return n, nil
-		}
-		if err != nil {
-			return n, jsonErr(err)
-		}
-		switch tok {
-		case json.Delim('['): // a bare array of events
-			for i := 0; dec.More(); i++ {
-				if err := decode(); err != nil {
-					return n, err
-				}
-				if err := emit(i); err != nil {
-					return n, err
-				}
-			}
-			if _, err := dec.Token(); err != nil {
-				return n, jsonErr(err)
-			}
-			continue
-		case json.Delim('{'):
-		default:
-			return n, fmt.Errorf("document %d does not start with an object", doc+1)
-		}
-		sawData := false
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return n, jsonErr(err)
-			}
-			if key, _ := kt.(string); key != "data" {
-				if err := decode(); err != nil {
-					return n, err
-				}
-				continue
-			}
-			sawData = true
-			t, err := dec.Token()
-			if err != nil {
-				return n, jsonErr(err)
-			}
-			if t != json.Delim('[') {
-				return n, fmt.Errorf("document %d: \"data\" is not an array", doc+1)
-			}
-			for i := 0; dec.More(); i++ {
-				if err := decode(); err != nil {
-					return n, err
-				}
-				if err := emit(i); err != nil {
-					return n, err
-				}
-			}
-			if _, err := dec.Token(); err != nil {
-				return n, jsonErr(err)
-			}
-		}
-		if _, err := dec.Token(); err != nil {
-			return n, jsonErr(err)
-		}
-		if !sawData {
-			return n, fmt.Errorf("document %d has no \"data\" array", doc+1)
-		}
+	tooLarge := func(idx int) {
+		b.src.skip.Record(metrics.ReasonTooLarge, file, 0, nil,
+			fmt.Errorf("event %d: %w: longer than %d bytes", idx, errValueTooLarge, m.longest))
 	}
-}
-
-func jsonErr(err error) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: %w", errTruncatedDoc, err)
+	err = readJSONMember(m, emit, tooLarge)
+	var fe errFn
+	if err != nil && !errors.As(err, &fe) && ctx.Err() != nil {
+		return n, errFn{ctx.Err()} // waiting for the line budget was cancelled
 	}
-	return err
+	return n, err
 }
 
 // readKeyValue reads one record per line. With more than one core the

@@ -52,18 +52,18 @@ func TestKeyValueLongLineBudget(t *testing.T) {
 }
 
 // TestJSONLongEventBudget: an API 1.0 JSON event longer than 1 MiB is read
-// within the shared line budget, which is free again after the member; one
-// longer than the budget allows ends its member as too_large (json.Decoder
-// cannot skip it), and the next member is read.
+// within the shared line budget, which is free again afterwards; one longer
+// than the budget allows is read through without being kept, skipped as
+// too_large, and the member goes on.
 func TestJSONLongEventBudget(t *testing.T) {
-	budget := jsonl.NewLineBudget(jsonl.LineClaim(3<<20), nil) // events up to 1.5 MiB
+	budget := jsonl.NewLineBudget(jsonl.LineClaim(3<<20), nil) // events up to 3 MiB
 	event := func(acc string, pad int) string {
 		return `{"datetime":"2017-05-26T16:47:41+0100","acc":"` + acc + `","Subject":"` + strings.Repeat("s", pad) + `"}`
 	}
-	long := event("long", 1<<20+1000)
+	long := event("long", 2<<20)
 	members := []zipMember{
 		{name: "receipt_1.json", data: []byte(`{"type":"MTA","data":[` + event("a", 10) + "," + long + "," + event("b", 10) + `]}`)},
-		{name: "process_1.json", data: []byte(`{"type":"MTA","data":[` + event("c", 10) + "," + event("huge", 2<<20) + "," + event("lost", 10) + `]}`)},
+		{name: "process_1.json", data: []byte(`{"type":"MTA","data":[` + event("c", 10) + "," + event("huge", 4<<20) + "," + event("after", 10) + `]}`)},
 		{name: "delivery_1.json", data: []byte(`{"type":"MTA","data":[` + event("d", 10) + `]}`)},
 	}
 	zipped := makeZip(t, members...)
@@ -76,17 +76,20 @@ func TestJSONLongEventBudget(t *testing.T) {
 		m := decodeMap(t, []byte(r.JSON))
 		accs = append(accs, m["acc"].(string))
 	}
-	if strings.Join(accs, ",") != "d,c,a,long,b" { // members in name order
-		t.Fatalf("records %v, want d,c,a,long,b", accs)
+	if strings.Join(accs, ",") != "d,c,after,a,long,b" { // members in name order
+		t.Fatalf("records %v, want d,c,after,a,long,b", accs)
 	}
-	if got[3].JSON != long {
-		t.Errorf("the long event changed on the way (%d bytes, want %d)", len(got[3].JSON), len(long))
+	if got[4].JSON != long {
+		t.Errorf("the long event changed on the way (%d bytes, want %d)", len(got[4].JSON), len(long))
 	}
 	if budget.InUse() != 0 {
 		t.Errorf("budget in use %d after the batch", budget.InUse())
 	}
-	if v := value(t, e.m.FilesSkipped.WithLabelValues(StreamName, "too_large")); v != 1 {
-		t.Errorf("files_skipped{too_large} = %v, want 1", v)
+	if v := value(t, e.m.RecordsSkipped.WithLabelValues(StreamName, "too_large")); v != 1 {
+		t.Errorf("records_skipped{too_large} = %v, want 1", v)
+	}
+	if v := value(t, e.m.FilesSkipped.WithLabelValues(StreamName, "malformed_file")); v != 0 {
+		t.Errorf("files_skipped{malformed_file} = %v, want 0", v)
 	}
 	if !contains(e.logs.String(), "JSON event too large") || !contains(e.logs.String(), "process_1.json") {
 		t.Errorf("no too_large warning naming the member:\n%s", e.logs.String())

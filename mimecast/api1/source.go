@@ -12,10 +12,10 @@
 // Config.RawOnly (SYSLOG_BODY=raw) no JSON is built and the pairs go to
 // Record.Fields. In both modes the time is read from the pairs as
 // jsonl.EventTime would read it from the JSON form. A JSON member's events
-// are decoded one by one from its "data" array; an event longer than 1 MiB
-// holds a line's reservation of the shared line budget until the member
-// ends, and one longer than half the longest line ends the member as
-// too_large (see valueReader).
+// are split from its "data" arrays by memberScanner, which follows only
+// strings and nesting (jsonl checks each event), within the shared line
+// budget: an event longer than the longest line is skipped as too_large
+// and the member goes on.
 //
 // With more than one core (GOMAXPROCS > 1) one file uses two: each member
 // is inflated ahead on a goroutine of its own (mimecast/readahead, 256 KiB
