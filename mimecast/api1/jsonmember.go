@@ -131,11 +131,19 @@ func (m *memberScanner) value(first byte, keep bool) ([]byte, error) {
 			m.release()
 			return nil
 		}
-		if len(m.buf)+len(p) > jsonl.SmallLine && m.held == 0 && m.budget != nil {
+		need := len(m.buf) + len(p)
+		if need > jsonl.SmallLine && m.held == 0 && m.budget != nil {
 			if err := m.budget.Acquire(m.ctx, m.claim); err != nil {
 				return err
 			}
 			m.held = m.claim
+		}
+		if need > cap(m.buf) {
+			// Doubling, but never past the longest event: with its
+			// compact form, within the claim (jsonl.LineClaim).
+			grown := make([]byte, len(m.buf), min(max(2*cap(m.buf), need, 4096), m.longest))
+			copy(grown, m.buf)
+			m.buf = grown
 		}
 		m.buf = append(m.buf, p...)
 		return nil
