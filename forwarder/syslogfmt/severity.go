@@ -29,13 +29,10 @@ func Severity(r *source.Record) int {
 		return SeverityInformational
 	}
 	var f fields
-	switch {
-	case len(r.Fields) == 0:
+	if len(r.Fields) == 0 {
 		f.scan(r.JSON)
-	case len(r.JSON) == 0:
-		f.fromFields(r.Fields)
-	default:
-		f.fromMembers(r.Fields)
+	} else {
+		f.fromFields(r.Fields, len(r.JSON) == 0)
 	}
 	switch r.Type {
 	case "av":
@@ -108,25 +105,13 @@ type fields struct {
 	scanResult, rejectionType, delivered, spamDetail []byte
 }
 
-// fromFields fills f from members given as text (Record.Fields); of a
-// repeated key the first value counts.
-func (f *fields) fromFields(members []source.Field) {
+// fromFields fills f from Record.Fields. Of a repeated key the first
+// value counts when firstWins (API 1.0 pairs without JSON: the JSON form
+// renames the later ones), else the last (the members of a JSON object, as
+// scan reads them from the JSON).
+func (f *fields) fromFields(members []source.Field, firstWins bool) {
 	for _, m := range members {
-		if p := f.slot(m.Key); p != nil && *p == nil {
-			*p = m.Value
-			if *p == nil {
-				*p = []byte{}
-			}
-		}
-	}
-}
-
-// fromMembers fills f from the members of a JSON object (Record.Fields
-// with JSON): as scan does from the JSON, the last value of a repeated key
-// counts.
-func (f *fields) fromMembers(members []source.Field) {
-	for _, m := range members {
-		if p := f.slot(m.Key); p != nil {
+		if p := f.slot(m.Key); p != nil && (!firstWins || *p == nil) {
 			*p = m.Value
 			if *p == nil {
 				*p = []byte{}
