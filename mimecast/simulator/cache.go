@@ -79,17 +79,24 @@ func (s *Simulator) cachedBatchFile(f File) (body []byte, ok bool, err error) {
 	if !s.cache.enabled() || !cacheable(f) {
 		return nil, false, nil
 	}
-	k := cacheKey{kind: "cg", typ: f.Type, idx: f.Index}
-	if v, hit := s.cache.get(k); hit {
+	if v, hit := s.cache.get(batchKey(f)); hit {
 		return v.body, true, nil
 	}
+	body, _, err = s.buildBatchFile(f)
+	return body, err == nil, err
+}
+
+func batchKey(f File) cacheKey { return cacheKey{kind: "cg", typ: f.Type, idx: f.Index} }
+
+// buildBatchFile generates f and offers it to the cache; kept reports
+// whether the cache holds it.
+func (s *Simulator) buildBatchFile(f File) (body []byte, kept bool, err error) {
 	var buf bytes.Buffer
 	res, err := s.writeFile(&buf, f)
 	if err != nil {
 		return nil, false, err
 	}
-	s.cache.put(k, cachedFile{body: buf.Bytes(), records: res.lines})
-	return buf.Bytes(), true, nil
+	return buf.Bytes(), s.cache.put(batchKey(f), cachedFile{body: buf.Bytes(), records: res.lines}), nil
 }
 
 // cachedV1Zip is v1Zip through the cache.
@@ -97,16 +104,22 @@ func (s *Simulator) cachedV1Zip(k int, format string) ([]byte, int, error) {
 	if !s.cache.enabled() {
 		return s.v1Zip(k, format)
 	}
-	key := cacheKey{kind: "v1:" + format, idx: k}
-	if v, hit := s.cache.get(key); hit {
+	if v, hit := s.cache.get(v1Key(k, format)); hit {
 		return v.body, v.records, nil
 	}
-	body, records, err := s.v1Zip(k, format)
-	if err != nil {
-		return nil, 0, err
+	v, _, err := s.buildV1Zip(k, format)
+	return v.body, v.records, err
+}
+
+func v1Key(k int, format string) cacheKey { return cacheKey{kind: "v1:" + format, idx: k} }
+
+// buildV1Zip builds API 1.0 file k and offers it to the cache; kept
+// reports whether the cache holds it.
+func (s *Simulator) buildV1Zip(k int, format string) (v cachedFile, kept bool, err error) {
+	if v.body, v.records, err = s.v1Zip(k, format); err != nil {
+		return cachedFile{}, false, err
 	}
-	s.cache.put(key, cachedFile{body: body, records: records})
-	return body, records, nil
+	return v, s.cache.put(v1Key(k, format), v), nil
 }
 
 // CacheStats reports the cache: files kept and their bytes.
@@ -181,19 +194,14 @@ func (s *Simulator) Prepare(ctx context.Context, what []string) error {
 					return
 				}
 				j := jobs[i]
+				var kept bool
+				var err error
 				if j.v1 {
-					body, records, err := s.v1Zip(j.k, j.format)
-					if err == nil && !s.cache.put(cacheKey{kind: "v1:" + j.format, idx: j.k}, cachedFile{body: body, records: records}) {
-						err = fmt.Errorf("simulator: prepare: the cache of %d bytes is full", s.cache.max)
-					}
-					if err != nil {
-						fail(err)
-					}
-					continue
+					_, kept, err = s.buildV1Zip(j.k, j.format)
+				} else {
+					_, kept, err = s.buildBatchFile(j.f)
 				}
-				var buf bytes.Buffer
-				res, err := s.writeFile(&buf, j.f)
-				if err == nil && !s.cache.put(cacheKey{kind: "cg", typ: j.f.Type, idx: j.f.Index}, cachedFile{body: buf.Bytes(), records: res.lines}) {
+				if err == nil && !kept {
 					err = fmt.Errorf("simulator: prepare: the cache of %d bytes is full", s.cache.max)
 				}
 				if err != nil {
